@@ -1,0 +1,250 @@
+"""White-box evasion attacks on any differentiable callable ``images -> logits``.
+
+Every attack takes ``model``: a callable from ``x`` (N x C x H x W, values in
+[0, 1]) to logits (N x K), so a whole defended pipeline (purifier + classifier,
+noise layers, nearest-neighbour heads) is attacked exactly like a plain model.
+``eps`` is in pixel units. Returned images are detached, in [0, 1] and, except
+for Carlini-Wagner, inside the eps-ball of ``x`` in the chosen norm.
+
+Gradient attacks share one loop (as in MadryLab's ``robustness``): a step in
+the steepest-ascent direction of the norm, then a projection onto the eps-ball
+and the [0, 1] box; FGSM is one full step from ``x``, BIM many small steps
+from ``x``, PGD many steps from a random point of the ball.
+
+Losses are per-sample, ``loss(logits, y) -> (N,)``, and are *maximised*
+(untargeted) or *minimised* (targeted, ``y`` is then the target class).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+Model = Callable[[torch.Tensor], torch.Tensor]
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+NORMS = ("inf", "2")
+_TINY = 1e-12
+
+
+# --------------------------------------------------------------------------- losses
+def ce_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy per sample, (N, K) x (N,) -> (N,)."""
+    return F.cross_entropy(logits, y, reduction="none")
+
+
+def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``max_{j != y} Z_j - Z_y`` per sample: positive iff the image is misclassified."""
+    z_y = logits.gather(1, y[:, None]).squeeze(1)
+    others = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), float("-inf"))
+    return others.amax(1) - z_y
+
+
+def cw_loss(logits: torch.Tensor, y: torch.Tensor, kappa: float = 0.0) -> torch.Tensor:
+    """Carlini-Wagner margin loss, clipped at confidence ``kappa`` (CW 2017, eq. f6)."""
+    return margin(logits, y).clamp(max=kappa)
+
+
+# --------------------------------------------------------------------------- geometry
+def _check(x: torch.Tensor, eps: float, norm: str) -> str:
+    norm = str(norm).lower().replace("l", "").replace("linf", "inf")
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS} (or 'linf' / 'l2'), got {norm!r}")
+    if not eps >= 0:  # also catches NaN
+        raise ValueError(f"eps must be >= 0, got {eps}")
+    if x.dim() != 4:
+        raise ValueError(f"images must be N x C x H x W, got shape {tuple(x.shape)}")
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError("images must be in [0, 1]; models normalise internally")
+    return norm
+
+
+def _flat_norm(t: torch.Tensor) -> torch.Tensor:
+    """L2 norm per sample, shaped N x 1 x 1 x 1 for broadcasting."""
+    return t.flatten(1).norm(p=2, dim=1).view(-1, 1, 1, 1)
+
+
+def _ascent_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
+    """Unit steepest-ascent direction: sign for L-inf, normalised gradient for L2."""
+    if norm == "inf":
+        return grad.sign()
+    return grad / (_flat_norm(grad) + 1e-10)
+
+
+def project(delta: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
+    """Project perturbations onto the eps-ball of the norm (per sample)."""
+    if norm == "inf":
+        return delta.clamp(-eps, eps)
+    factor = (eps / (_flat_norm(delta) + _TINY)).clamp(max=1.0)
+    return delta * factor
+
+
+def random_start(x: torch.Tensor, eps: float, norm: str, generator=None) -> torch.Tensor:
+    """A uniform random point of the eps-ball (L-inf: per pixel; L2: radius ~ U(0, eps))."""
+    if norm == "inf":
+        u = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+        return (2 * u - 1) * eps
+    d = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    r = torch.rand((x.shape[0], 1, 1, 1), generator=generator, dtype=x.dtype).to(x.device)
+    return d / (_flat_norm(d) + _TINY) * r * eps
+
+
+def _objective(model: Model, x: torch.Tensor, y: torch.Tensor, loss: Loss, targeted: bool):
+    """Per-sample value to ascend and the logits it came from."""
+    logits = model(x)
+    value = loss(logits, y)
+    return (-value if targeted else value), logits
+
+
+def _gradient(model, x, y, loss, targeted, eot: int = 1) -> torch.Tensor:
+    """Gradient of the summed objective; with ``eot > 1``, averaged over that many forward
+    passes, i.e. expectation over transformation (Athalye et al. 2018) for random models."""
+    if eot < 1:
+        raise ValueError(f"eot must be >= 1, got {eot}")
+    x = x.detach().requires_grad_(True)
+    grad = torch.zeros_like(x)
+    with torch.enable_grad():
+        for _ in range(eot):
+            value, _ = _objective(model, x, y, loss, targeted)
+            grad += torch.autograd.grad(value.sum(), x)[0]
+    return grad / eot
+
+
+# --------------------------------------------------------------------------- attacks
+def fgsm(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "inf", *,
+         loss: Loss = ce_loss, targeted: bool = False, eot: int = 1) -> torch.Tensor:
+    """Fast gradient sign method (Goodfellow et al. 2015); ``norm="2"`` is the fast gradient method.
+
+    ``x_adv = clip_[0,1](x + eps * d)`` with ``d = sign(grad)`` (L-inf) or ``grad / ||grad||_2`` (L2).
+    This is report 002, eq. (2), and report 001, section 2.3.1.
+    """
+    norm = _check(x, eps, norm)
+    grad = _gradient(model, x, y, loss, targeted, eot)
+    delta = project(eps * _ascent_direction(grad, norm), eps, norm)
+    return (x + delta).clamp(0, 1).detach()
+
+
+def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "inf",
+        steps: int = 10, step_size: float | None = None, random_start: bool = True,
+        restarts: int = 1, *, loss: Loss = ce_loss, targeted: bool = False, eot: int = 1,
+        generator: torch.Generator | None = None) -> torch.Tensor:
+    """Projected gradient descent (Madry et al. 2018; report 002, eq. (3)).
+
+    Each step: ``x_t+1 = Proj_{B(x, eps) & [0,1]}(x_t + step_size * d(grad))``.
+    ``step_size`` defaults to ``2.5 * eps / steps`` (Madry et al.), so a run can
+    cross the whole ball. With ``restarts > 1`` each image keeps the restart with
+    the highest loss (the one that fools the model, if any does). ``eot`` averages each
+    gradient over that many forward passes, for models with randomness inside.
+    """
+    norm = _check(x, eps, norm)
+    if steps < 1 or restarts < 1:
+        raise ValueError(f"steps and restarts must be >= 1, got {steps}, {restarts}")
+    if step_size is None:
+        step_size = 2.5 * eps / steps
+    x = x.detach()
+    best, best_value = x.clone(), None
+    for _ in range(restarts):
+        delta = _start(x, eps, norm, random_start, generator)
+        for _ in range(steps):
+            grad = _gradient(model, x + delta, y, loss, targeted, eot)
+            delta = delta + step_size * _ascent_direction(grad, norm)
+            delta = (x + project(delta, eps, norm)).clamp(0, 1) - x
+        x_adv = x + delta
+        if restarts == 1:
+            return x_adv.detach()
+        with torch.no_grad():
+            value, logits = _objective(model, x_adv, y, loss, targeted)
+            # A restart that flips the decision beats any that does not, then higher loss wins.
+            fooled = (logits.argmax(1) == y) if targeted else (logits.argmax(1) != y)
+            score = value + fooled.to(value.dtype) * 1e6
+        if best_value is None:
+            best, best_value = x_adv, score
+        else:
+            better = score > best_value
+            best = torch.where(better.view(-1, 1, 1, 1), x_adv, best)
+            best_value = torch.where(better, score, best_value)
+    return best.detach()
+
+
+def _start(x, eps, norm, rand: bool, generator) -> torch.Tensor:
+    if not rand:
+        return torch.zeros_like(x)
+    return (x + random_start(x, eps, norm, generator)).clamp(0, 1) - x
+
+
+def bim(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "inf",
+        steps: int = 10, step_size: float | None = None, *, loss: Loss = ce_loss,
+        targeted: bool = False, eot: int = 1) -> torch.Tensor:
+    """Basic iterative method / I-FGSM (Kurakin et al. 2017; report 001, section 2.3.2).
+
+    PGD without the random start: iterated FGSM steps from ``x``, each clipped to the
+    eps-ball and [0, 1]. ``step_size`` defaults to ``2.5 * eps / steps``.
+    """
+    return pgd(model, x, y, eps, norm, steps, step_size, random_start=False,
+               loss=loss, targeted=targeted, eot=eot)
+
+
+def cw_l2(model: Model, x: torch.Tensor, y: torch.Tensor, c: float = 1.0, kappa: float = 0.0,
+          steps: int = 100, lr: float = 0.01, binary_search_steps: int = 1, *,
+          targeted: bool = False, abort_early: bool = True) -> torch.Tensor:
+    """Carlini-Wagner L2 attack (Carlini & Wagner 2017), batched.
+
+    Minimises ``||x' - x||_2^2 + c * max(Z_y - max_{j!=y} Z_j, -kappa)`` over
+    ``x' = (tanh(w) + 1) / 2`` (box constraint by change of variables) with Adam.
+    ``binary_search_steps > 1`` searches ``c`` per image: down after a success,
+    up (x10 until bounded) after a failure. Returns, per image, the successful
+    adversarial example of least L2 distortion found, or ``x`` itself where none
+    was found; unbounded, so there is no eps.
+    """
+    _check(x, 0.0, "2")
+    if c <= 0 or steps < 1 or binary_search_steps < 1:
+        raise ValueError("cw_l2 needs c > 0, steps >= 1 and binary_search_steps >= 1")
+    x = x.detach()
+    n = x.shape[0]
+    # Shrink slightly so atanh stays finite for pixels at exactly 0 or 1.
+    w0 = torch.atanh((2 * x - 1) * (1 - 1e-6))
+    const = torch.full((n,), float(c), device=x.device, dtype=x.dtype)
+    lower = torch.zeros_like(const)
+    upper = torch.full_like(const, 1e10)
+    best_dist = torch.full_like(const, float("inf"))
+    best = x.clone()
+
+    for _ in range(binary_search_steps):
+        w = w0.clone().requires_grad_(True)
+        opt = torch.optim.Adam([w], lr=lr)
+        succeeded = torch.zeros(n, dtype=torch.bool, device=x.device)
+        prev = float("inf")
+        for step in range(steps):
+            with torch.enable_grad():
+                x_adv = (torch.tanh(w) + 1) / 2
+                dist = (x_adv - x).flatten(1).pow(2).sum(1)
+                logits = model(x_adv)
+                m = margin(logits, y)  # > 0 means misclassified (untargeted)
+                f = (-m if targeted else m)
+                objective = dist + const * (-f).clamp(min=-kappa)
+                total = objective.sum()
+                opt.zero_grad()
+                total.backward()
+            opt.step()
+            with torch.no_grad():
+                success = (-f < -kappa) if kappa > 0 else (f > 0)
+                improved = success & (dist < best_dist)
+                best_dist = torch.where(improved, dist, best_dist)
+                best[improved] = x_adv.detach()[improved]
+                succeeded |= success
+            # Stop when the objective has stalled (CW 2017 checks every tenth of the run).
+            if abort_early and step % max(steps // 10, 1) == 0:
+                if total.item() > prev * 0.9999:
+                    break
+                prev = total.item()
+        with torch.no_grad():
+            upper = torch.where(succeeded, torch.minimum(upper, const), upper)
+            lower = torch.where(succeeded, lower, torch.maximum(lower, const))
+            bounded = upper < 1e9
+            const = torch.where(bounded, (lower + upper) / 2,
+                                torch.where(succeeded, const, const * 10))
+    return best.detach()
+
+
+ATTACKS = {"fgsm": fgsm, "bim": bim, "pgd": pgd, "cw_l2": cw_l2}

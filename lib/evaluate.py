@@ -1,0 +1,160 @@
+"""Accuracy under attack, accuracy-distortion curves and evaluation sanity checks.
+
+Two conventions the reports use, always chosen explicitly:
+
+- ``"all"``: over every test image; an image counts as robust only if it is
+  classified correctly both clean and attacked, so a misclassified clean image
+  is already broken at eps 0 (reports 000 and 001).
+- ``"correct"``: over the images the model classifies correctly when clean; the
+  accuracy at eps 0 is 1 by construction (report 002, section 2.3).
+
+Sanity checks follow "On Evaluating Adversarial Robustness" (Carlini et al. 2019,
+section 5): accuracy must not rise with eps, an iterative attack must do at
+least as well as a single step, and at a large eps accuracy must fall to chance
+or below; a failure points at gradient masking or a broken attack.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import pandas as pd
+import torch
+
+from lib.progress import progress
+
+Attack = Callable[..., torch.Tensor]  # attack(model, x, y, eps) -> x_adv
+CONVENTIONS = ("all", "correct")
+
+
+@torch.no_grad()
+def predict(model, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Predicted labels (N,) for images (N x C x H x W), batched, on the images' device."""
+    return torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+
+
+def attack_norm(attack: Attack) -> str:
+    """The norm an attack (or a ``functools.partial`` of one) works in, for tables."""
+    kw = getattr(attack, "keywords", None) or {}
+    return str(kw.get("norm", "inf"))
+
+
+def attack_in_batches(attack: Attack, model, x, y, eps: float, batch_size: int) -> torch.Tensor:
+    return torch.cat([attack(model, x[i:i + batch_size], y[i:i + batch_size], eps)
+                      for i in range(0, len(x), batch_size)])
+
+
+def robust_accuracy(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[str, Attack],
+                    eps_list: Sequence[float], *, convention: str, batch_size: int = 500,
+                    progress_bar: bool = True, keep_examples: bool = False):
+    """Accuracy under each attack at each eps, as a tidy DataFrame.
+
+    ``attacks`` maps a display name to ``attack(model, x, y, eps) -> x_adv`` (a
+    ``functools.partial`` of a :mod:`lib.attacks` function fixes its other
+    arguments). ``convention`` is ``"all"`` or ``"correct"`` (see module doc).
+    Returns columns ``attack, norm, eps, accuracy, n, convention``; with
+    ``keep_examples=True`` also a dict ``(attack, eps) -> x_adv`` of the attacked images.
+    """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+    bad = [e for e in eps_list if not e >= 0]
+    if bad:
+        raise ValueError(f"eps must be >= 0, got {bad}")
+    clean_ok = predict(model, x, batch_size) == y
+    if convention == "correct":
+        x, y = x[clean_ok], y[clean_ok]
+        clean_ok = clean_ok[clean_ok]
+    n = len(y)
+    rows, examples = [], {}
+    jobs = [(name, eps) for name in attacks for eps in eps_list]
+    for name, eps in progress(jobs, desc="attacks", disable=not progress_bar):
+        attack = attacks[name]
+        if eps == 0:
+            x_adv = x
+        else:
+            x_adv = attack_in_batches(attack, model, x, y, eps, batch_size)
+        ok = clean_ok & (predict(model, x_adv, batch_size) == y)
+        rows.append({"attack": name, "norm": attack_norm(attack), "eps": float(eps),
+                     "accuracy": ok.float().mean().item() if n else float("nan"), "n": n,
+                     "convention": convention})
+        if keep_examples:
+            examples[(name, float(eps))] = x_adv
+    table = pd.DataFrame(rows)
+    return (table, examples) if keep_examples else table
+
+
+def distortion(x: torch.Tensor, x_adv: torch.Tensor, norm: str = "2") -> torch.Tensor:
+    """Per-image distance ``||x_adv - x||`` in L2 or L-inf, shape (N,)."""
+    d = (x_adv - x).flatten(1)
+    return d.abs().amax(1) if str(norm) in ("inf", "linf") else d.norm(p=2, dim=1)
+
+
+def accuracy_distortion_curve(model, x: torch.Tensor, y: torch.Tensor, x_adv: torch.Tensor,
+                              norm: str = "2", thresholds: Sequence[float] | None = None,
+                              batch_size: int = 500) -> pd.DataFrame:
+    """Accuracy as a function of the allowed distortion, from minimal-perturbation attacks (CW).
+
+    An image counts as robust at distortion ``r`` if it is correct clean and either the
+    attack failed on it or its adversarial example is farther than ``r`` (Carlini et al.
+    2019, section 5.4). Columns: ``distortion, accuracy``.
+    """
+    clean_ok = predict(model, x, batch_size) == y
+    fooled = predict(model, x_adv, batch_size) != y
+    dist = distortion(x, x_adv, norm)
+    dist = torch.where(fooled, dist, torch.full_like(dist, float("inf")))
+    if thresholds is None:
+        finite = dist[torch.isfinite(dist)]
+        top = float(finite.max()) * 1.05 if len(finite) else 1.0
+        thresholds = torch.linspace(0, top, 50).tolist()
+    acc = [(clean_ok & (dist > r)).float().mean().item() for r in thresholds]
+    return pd.DataFrame({"distortion": list(thresholds), "accuracy": acc, "norm": str(norm)})
+
+
+def sanity_checks(results: pd.DataFrame, *, chance: float, single_step: str | None = None,
+                  iterative: Sequence[str] = (), large_eps: float | None = None,
+                  tolerance: float | None = None) -> pd.DataFrame:
+    """The checks of Carlini et al. (2019) on a :func:`robust_accuracy` table.
+
+    - *monotone*: for each attack, accuracy does not rise as eps grows;
+    - *iterative >= single-step*: at every eps, each iterative attack leaves no more
+      accuracy than ``single_step``;
+    - *large eps*: at ``large_eps`` (default: the largest eps tried) every attack
+      drives accuracy to chance or below.
+
+    ``tolerance`` (default: two binomial standard errors at the table's ``n``, at least
+    one image) absorbs sampling noise. Returns columns ``check, attack, passed, detail``.
+    """
+    rows = []
+    n = int(results["n"].max()) if len(results) else 1
+    tol = tolerance if tolerance is not None else max(1.0 / n, 2 * (0.25 / n) ** 0.5)
+    for name, group in results.groupby("attack", sort=False):
+        g = group.sort_values("eps")
+        rises = g["accuracy"].diff().fillna(0)
+        worst = rises.idxmax()
+        ok = bool(rises.max() <= tol)
+        detail = ("accuracy never rises with eps" if ok else
+                  f"rises by {rises.max():.3f} at eps {g.loc[worst, 'eps']:g}")
+        rows.append({"check": "accuracy non-increasing in eps", "attack": name,
+                     "passed": ok, "detail": detail})
+    if single_step is not None:
+        base = results[results["attack"] == single_step].set_index("eps")["accuracy"]
+        if base.empty:
+            raise ValueError(f"single-step attack {single_step!r} is not in the results")
+        for name in iterative:
+            it = results[results["attack"] == name].set_index("eps")["accuracy"]
+            common = it.index.intersection(base.index)
+            gap = (it[common] - base[common])
+            ok = bool((gap <= tol).all())
+            detail = (f"{name} <= {single_step} at all {len(common)} eps" if ok else
+                      f"{name} leaves {gap.max():.3f} more accuracy at eps {gap.idxmax():g}")
+            rows.append({"check": "iterative at least as strong as single-step", "attack": name,
+                         "passed": ok, "detail": detail})
+    for name, group in results.groupby("attack", sort=False):
+        eps = large_eps if large_eps is not None else group["eps"].max()
+        at = group[group["eps"] == eps]
+        if at.empty:
+            continue
+        acc = float(at["accuracy"].iloc[0])
+        ok = acc <= chance + tol
+        rows.append({"check": "near or below chance at large eps", "attack": name, "passed": ok,
+                     "detail": f"accuracy {acc:.3f} at eps {eps:g} (chance {chance:.2f})"})
+    return pd.DataFrame(rows, columns=["check", "attack", "passed", "detail"])
