@@ -25,7 +25,7 @@ Model = Callable[[torch.Tensor], torch.Tensor]
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 NORMS = ("inf", "2")
-_TINY = 1e-12
+_TINY = 1e-30
 
 
 # --------------------------------------------------------------------------- losses
@@ -69,7 +69,9 @@ def _ascent_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
     """Unit steepest-ascent direction: sign for L-inf, normalised gradient for L2."""
     if norm == "inf":
         return grad.sign()
-    return grad / (_flat_norm(grad) + 1e-10)
+    # Only a floor against 0/0: confident images have gradients of 1e-10 and below, and an
+    # additive 1e-10 (torchattacks' default) would shrink their steps.
+    return grad / _flat_norm(grad).clamp_min(1e-30)
 
 
 def project(delta: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
@@ -145,12 +147,11 @@ def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = 
     x = x.detach()
     best, best_value = x.clone(), None
     for _ in range(restarts):
-        delta = _start(x, eps, norm, random_start, generator)
+        x_adv = _start(x, eps, norm, random_start, generator)
         for _ in range(steps):
-            grad = _gradient(model, x + delta, y, loss, targeted, eot)
-            delta = delta + step_size * _ascent_direction(grad, norm)
-            delta = (x + project(delta, eps, norm)).clamp(0, 1) - x
-        x_adv = x + delta
+            grad = _gradient(model, x_adv, y, loss, targeted, eot)
+            x_adv = x_adv + step_size * _ascent_direction(grad, norm)
+            x_adv = (x + project(x_adv - x, eps, norm)).clamp(0, 1)
         if restarts == 1:
             return x_adv.detach()
         with torch.no_grad():
@@ -169,8 +170,8 @@ def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = 
 
 def _start(x, eps, norm, rand: bool, generator) -> torch.Tensor:
     if not rand:
-        return torch.zeros_like(x)
-    return (x + random_start(x, eps, norm, generator)).clamp(0, 1) - x
+        return x.clone()
+    return (x + random_start(x, eps, norm, generator)).clamp(0, 1)
 
 
 def bim(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "inf",

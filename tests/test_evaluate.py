@@ -1,0 +1,79 @@
+"""lib.evaluate: counting conventions, distortion curves and the sanity checks."""
+from __future__ import annotations
+
+import functools
+
+import pandas as pd
+import pytest
+
+from lib import attacks, evaluate
+
+PGD = {"BIM": functools.partial(attacks.bim, steps=5)}  # deterministic: runs are comparable
+
+
+def test_conventions(small_model, eval_batch):
+    x, y = eval_batch
+    y = y.clone()
+    y[:20] = (y[:20] + 1) % 10  # make 20 clean images wrong
+    correct = evaluate.predict(small_model, x) == y
+    over_all = evaluate.robust_accuracy(small_model, x, y, PGD, [0.0, 0.05], convention="all")
+    over_ok = evaluate.robust_accuracy(small_model, x, y, PGD, [0.0, 0.05], convention="correct")
+    assert over_all["n"].iloc[0] == len(y) and over_ok["n"].iloc[0] == int(correct.sum())
+    assert over_all["accuracy"].iloc[0] == pytest.approx(correct.float().mean().item())
+    assert over_ok["accuracy"].iloc[0] == 1.0
+    # Same broken images, different denominators.
+    assert over_all["accuracy"].iloc[1] == pytest.approx(over_ok["accuracy"].iloc[1] * correct.float().mean().item())
+    assert set(over_all.columns) >= {"attack", "norm", "eps", "accuracy", "n", "convention"}
+
+
+def test_misclassified_clean_images_never_count_as_robust(small_model, eval_batch):
+    x, y = eval_batch
+    wrong = (y + 1) % 10  # every label wrong: nothing may count as robust at any eps
+    table = evaluate.robust_accuracy(small_model, x, wrong, {"FGSM": attacks.fgsm}, [0.0, 0.3],
+                                     convention="all")
+    assert (table["accuracy"] == 0).all()
+
+
+def test_bad_inputs(small_model, eval_batch):
+    x, y = eval_batch
+    with pytest.raises(ValueError, match="convention"):
+        evaluate.robust_accuracy(small_model, x, y, PGD, [0.1], convention="some")
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        evaluate.robust_accuracy(small_model, x, y, PGD, [0.1, -0.1], convention="all")
+
+
+def test_accuracy_distortion_curve(small_model, eval_batch):
+    x, y = eval_batch
+    x, y = x[:50], y[:50]
+    x_adv = attacks.cw_l2(small_model, x, y, c=1.0, steps=50, lr=0.05)
+    curve = evaluate.accuracy_distortion_curve(small_model, x, y, x_adv)
+    clean = (evaluate.predict(small_model, x) == y).float().mean().item()
+    assert curve["accuracy"].iloc[0] == pytest.approx(clean)
+    assert curve["accuracy"].is_monotonic_decreasing
+
+
+def _table(rows):
+    return pd.DataFrame([{"attack": a, "norm": "inf", "eps": e, "accuracy": acc, "n": 1000}
+                         for a, e, acc in rows])
+
+
+GOOD = [("FGSM", 0, .9), ("FGSM", .1, .5), ("FGSM", .5, .1), ("PGD", 0, .9), ("PGD", .1, .3), ("PGD", .5, 0.)]
+
+
+def test_sanity_checks_pass_on_a_sound_evaluation():
+    checks = evaluate.sanity_checks(_table(GOOD), chance=0.1, single_step="FGSM", iterative=["PGD"])
+    assert checks["passed"].all() and len(checks) == 5
+
+
+@pytest.mark.parametrize("bad,failing", [
+    ([("FGSM", .1, .04), ("PGD", .1, .02)], "accuracy non-increasing in eps"),  # FGSM .04 -> .1
+    ([("PGD", .1, .7)], "iterative at least as strong as single-step"),
+    ([("FGSM", .5, .45)], "near or below chance at large eps"),
+])
+def test_sanity_checks_catch_gradient_masking_symptoms(bad, failing):
+    rows = {(a, e): acc for a, e, acc in GOOD}
+    rows.update({(a, e): acc for a, e, acc in bad})
+    checks = evaluate.sanity_checks(_table([(a, e, acc) for (a, e), acc in rows.items()]), chance=0.1,
+                                    single_step="FGSM", iterative=["PGD"])
+    assert not checks.loc[checks["check"] == failing, "passed"].all()
+    assert checks.loc[checks["check"] != failing, "passed"].all()
