@@ -3,6 +3,7 @@
 Each notebook ``notebooks/<report>.ipynb`` has a module ``lib/profiles/<report>.py``
 with a dict ``PROFILES = {"smoke": {...}, "quick": {...}, "paper": {...}}``;
 the three share one set of keys, and those keys are the notebook's parameters.
+The module may define ``check(cfg)`` for its own checks; it raises ConfigError.
 
 - smoke: synthetic data, seconds per notebook; what the tests run.
 - quick: real Fashion-MNIST on a CPU; all reports together in about 15 minutes.
@@ -89,7 +90,11 @@ def resolve(report: str, profile: str | None = None, overrides: Mapping[str, Any
                           f"parameters are {sorted(params)}")
     params.update(overrides or {})
     validate(params)
-    return Config(report=report, profile=profile, **params)
+    cfg = Config(report=report, profile=profile, **params)
+    check = getattr(importlib.import_module(f"lib.profiles.{report}"), "check", None)
+    if check is not None:  # the notebook's own checks, also before anything runs
+        check(cfg)
+    return cfg
 
 
 def validate(params: Mapping[str, Any]) -> None:
@@ -97,7 +102,7 @@ def validate(params: Mapping[str, Any]) -> None:
     from lib.data import DATASETS
 
     for key, value in params.items():
-        values = value if isinstance(value, (list, tuple)) else [value]
+        values = _flatten(value)
         if "eps" in key and any(isinstance(v, (int, float)) and not v >= 0 for v in values):
             raise ConfigError(f"{key} must be >= 0, got {value}")
         if key in ("dataset", "datasets"):
@@ -107,6 +112,15 @@ def validate(params: Mapping[str, Any]) -> None:
         if (key.startswith("n_") or key.endswith("epochs") or key.endswith("steps")) and \
                 any(isinstance(v, int) and v < 0 for v in values):
             raise ConfigError(f"{key} must be >= 0, got {value}")
+
+
+def _flatten(value) -> list:
+    """Scalars inside lists and per-dataset dicts (``{"mnist": 0.3, ...}``), flattened."""
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _flatten(item)]
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _flatten(item)]
+    return [value]
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:
