@@ -90,3 +90,22 @@ def test_make_help_lists_targets():
     assert proc.returncode == 0
     for target in ("reproduce", "test", "lab", "data", "install"):
         assert target in proc.stdout
+
+
+def test_per_dataset_values_are_checked_too():
+    with pytest.raises(profiles.ConfigError, match="must be >= 0"):
+        profiles.validate({"eps": {"mnist": 0.3, "cifar10": -0.06}})
+    with pytest.raises(profiles.ConfigError, match="unknown dataset"):
+        profiles.validate({"datasets": ["mnist", "svhn"]})
+
+
+def test_a_reports_own_check_runs_in_resolve(monkeypatch):
+    import lib.profiles.library_tour as module
+
+    def check(cfg):
+        if cfg.n_cw > cfg.n_test:
+            raise profiles.ConfigError("n_cw must not exceed n_test")
+
+    monkeypatch.setattr(module, "check", check, raising=False)
+    with pytest.raises(profiles.ConfigError, match="n_cw must not exceed"):
+        profiles.resolve("library_tour", "smoke", {"n_cw": 10_000})
