@@ -1,0 +1,198 @@
+"""The latent-space defense of report 002, section 3.3: contrastive loss and a 1-NN classifier.
+
+Training adds to cross-entropy the contrastive loss of eq. (5) on the penultimate
+representation ``z = model.embed(x)``, over every pair of images in a batch:
+
+    CL(i, j) = 1[y_i = y_j] * d(z_i, z_j)^2 + 1[y_i != y_j] * max(0, alpha - d(z_i, z_j))^2
+
+so same-class images are pulled together and different-class images pushed at
+least ``alpha`` apart (alpha = 2 in the report). At test time an image takes the
+label of the nearest of a few reference images per class (5 x 10 in the report).
+
+:class:`NearestReference` is that 1-NN rule as a differentiable module returning
+logits (minus the distance to each class's nearest reference), so every attack of
+:mod:`lib.attacks` can be aimed at it directly, through the latent distances,
+instead of at the softmax head the model was trained with.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lib.data import ImageData
+
+_TINY = 1e-12
+
+
+def pairwise_sq_distances(z: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances between the rows of ``z`` (N x D) -> N x N, >= 0."""
+    sq = z.pow(2).sum(1)
+    # The Gram form avoids an N x N x D tensor; rounding can make it slightly negative.
+    return (sq[:, None] + sq[None, :] - 2 * z @ z.T).clamp(min=0)
+
+
+def contrastive_loss(z: torch.Tensor, y: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
+    """Report 002, eq. (5), averaged over all N(N-1)/2 pairs ``i < j`` of the batch.
+
+    ``z``: N x D representations, ``y``: N labels. Returns a scalar >= 0. Positive
+    pairs cost their squared distance, negative pairs the squared shortfall from the
+    margin ``alpha``.
+    """
+    if z.dim() != 2 or y.shape != (z.shape[0],):
+        raise ValueError(f"need z N x D and y (N,), got {tuple(z.shape)} and {tuple(y.shape)}")
+    if not alpha > 0:
+        raise ValueError(f"margin alpha must be > 0, got {alpha}")
+    n = z.shape[0]
+    if n < 2:
+        return z.sum() * 0.0
+    i, j = torch.triu_indices(n, n, offset=1, device=z.device)
+    d2 = pairwise_sq_distances(z)[i, j]
+    same = y[i] == y[j]
+    # sqrt only where it is needed, and never at 0, where its gradient is infinite.
+    d = (d2 + _TINY).sqrt()
+    per_pair = torch.where(same, d2, (alpha - d).clamp(min=0).pow(2))
+    return per_pair.mean()
+
+
+def contrastive_objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+                          alpha: float = 2.0, weight: float = 1.0):
+    """``loss_fn`` for :func:`lib.train.fit`: cross-entropy + ``weight`` x contrastive loss.
+
+    ``model`` needs ``embed(x) -> z`` (N x D) and ``classifier(z) -> logits`` (N x K), as
+    :class:`lib.models.dropout_cnn.DropoutCNN` has. Returns ``(loss, logits)``. Use
+    ``functools.partial(contrastive_objective, alpha=2.0)`` so the checkpoint key sees alpha.
+    """
+    z = model.embed(x)
+    logits = model.classifier(z)
+    return F.cross_entropy(logits, y) + weight * contrastive_loss(z, y, alpha), logits
+
+
+def choose_references(data: ImageData, per_class: int = 5, seed: int = 0) -> ImageData:
+    """``per_class`` images of every class of ``data``, drawn at random by ``seed``
+    (the same images for the same data and seed), ordered by class. Report 002 uses 5 x 10."""
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    gen = torch.Generator().manual_seed(seed)
+    picks = []
+    for c in range(data.num_classes):
+        idx = (data.y == c).nonzero().squeeze(1)
+        if len(idx) < per_class:
+            raise ValueError(f"class {c} has {len(idx)} images, fewer than per_class={per_class}")
+        picks.append(idx[torch.randperm(len(idx), generator=gen)[:per_class]])
+    return data.subset(torch.cat(picks), split="references")
+
+
+class NearestReference(nn.Module):
+    """1-NN classifier in an encoder's latent space, as logits (report 002, section 3.3).
+
+    ``logits[n, k] = -min_{r : y_r = k} || embed(x_n) - embed(x_r) ||_2``, N x K, so the
+    argmax is the label of the nearest reference and the attacks of :mod:`lib.attacks`
+    can differentiate through the distances. ``encoder`` must have ``embed(x)`` and
+    is put in eval mode; the references' embeddings are computed once and frozen.
+    Input N x C x H x W in [0, 1], like every model of the study.
+    """
+
+    def __init__(self, encoder: nn.Module, references: ImageData):
+        super().__init__()
+        if not hasattr(encoder, "embed"):
+            raise TypeError(f"{type(encoder).__name__} has no embed(x) method")
+        counts = torch.bincount(references.y, minlength=references.num_classes)
+        if (counts == 0).any():
+            missing = (counts == 0).nonzero().squeeze(1).tolist()
+            raise ValueError(f"no reference image for class(es) {missing}")
+        self.encoder = encoder.eval()
+        device = next(encoder.parameters()).device
+        with torch.no_grad():
+            ref_z = encoder.embed(references.x.to(device))
+        self.register_buffer("ref_z", ref_z)
+        self.register_buffer("ref_y", references.y.to(device))
+        # class k x reference r: which references vote for which class.
+        self.register_buffer("member", F.one_hot(references.y, references.num_classes).T.bool()
+                             .to(device))
+
+    def distances(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent distances from each image to each reference, N x R."""
+        z = self.encoder.embed(x)
+        d2 = (z.pow(2).sum(1, keepdim=True) + self.ref_z.pow(2).sum(1)[None, :]
+              - 2 * z @ self.ref_z.T).clamp(min=0)
+        return (d2 + _TINY).sqrt()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = self.distances(x)
+        per_class = d[:, None, :].masked_fill(~self.member[None], float("inf")).amin(2)
+        return -per_class
+
+
+def surrogate_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
+                     source: nn.Module, attack, **kwargs) -> torch.Tensor:
+    """Attack ``source`` and ignore ``model``: adversarial examples crafted on one
+    classifier (e.g. the softmax head) and scored on another (e.g. the 1-NN rule).
+
+    Fits :func:`lib.evaluate.robust_accuracy` through ``functools.partial(surrogate_attack,
+    source=head, attack=lib.attacks.fgsm)``. The report's own attacks on its latent
+    defense were of this kind, which is why we also attack the 1-NN rule directly.
+    """
+    return attack(source, x, y, eps, **kwargs)
+
+
+@torch.no_grad()
+def embed_all(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """``model.embed`` over ``x`` (N x C x H x W) in batches -> N x D, in eval mode."""
+    model.eval()
+    return torch.cat([model.embed(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def pca_2d(fit_on: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
+    """Project rows onto the first two principal axes of ``fit_on`` (N x D).
+
+    Returns ``[fit_on_2d, *others_2d]``, each M x 2; later tensors use the axes and
+    centre of ``fit_on``, so attacked points land in the same picture (report Figure 8).
+    The sign of each axis is fixed (largest loading positive) so reruns draw the same view.
+    """
+    mean = fit_on.mean(0, keepdim=True)
+    _, _, v = torch.linalg.svd(fit_on - mean, full_matrices=False)
+    axes = v[:2].T  # D x 2
+    flip = torch.sign(axes.gather(0, axes.abs().argmax(0, keepdim=True)))
+    axes = axes * flip
+    return [(t - mean) @ axes for t in (fit_on, *others)]
+
+
+def latent_scatter(ax, points: torch.Tensor, labels: torch.Tensor, classes, *,
+                   moved: torch.Tensor | None = None, moved_from: torch.Tensor | None = None,
+                   moved_labels: torch.Tensor | None = None, anchors: torch.Tensor | None = None,
+                   anchor_labels: torch.Tensor | None = None, title: str = "",
+                   legend: bool = True) -> None:
+    """One panel of report Figure 8: 2-D latent points coloured by class.
+
+    ``points`` M x 2 with ``labels`` (M,); optionally attacked points ``moved`` (A x 2,
+    crosses coloured by ``moved_labels``, e.g. the label they now receive) joined by a
+    thin line to where they started (``moved_from``, A x 2), and reference images
+    ``anchors`` (R x 2, stars coloured by ``anchor_labels``). ``legend`` puts the class
+    legend to the right of the axes.
+    """
+    import seaborn as sns
+
+    palette = sns.color_palette("tab10", len(classes))
+    colours = lambda ys: [palette[int(k)] for k in ys]  # noqa: E731
+    ax.scatter(points[:, 0], points[:, 1], c=colours(labels), s=6, alpha=0.35, linewidths=0)
+    if moved is not None:
+        if moved_from is not None:
+            for a, b in zip(moved_from.tolist(), moved.tolist()):
+                ax.plot([a[0], b[0]], [a[1], b[1]], color="0.4", linewidth=0.5, alpha=0.6)
+        ax.scatter(moved[:, 0], moved[:, 1], c=colours(moved_labels if moved_labels is not None
+                                                       else torch.zeros(len(moved))),
+                   marker="x", s=28, linewidths=1.2)
+    if anchors is not None:
+        ax.scatter(anchors[:, 0], anchors[:, 1], c=colours(anchor_labels), marker="*", s=160,
+                   edgecolors="black", linewidths=0.6)
+    if legend:  # outside the axes, so it hides no point
+        handles = [ax.scatter([], [], color=palette[k], s=20, label=str(name))
+                   for k, name in enumerate(classes)]
+        handles += [ax.scatter([], [], color="0.3", marker="x", s=28, label="attacked"),
+                    ax.scatter([], [], color="0.3", marker="*", s=90, label="reference")]
+        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  frameon=False)
+    ax.set(xlabel="principal axis 1", ylabel="principal axis 2")
+    if title:
+        ax.set_title(title)
