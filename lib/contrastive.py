@@ -178,8 +178,10 @@ def latent_scatter(ax, points: torch.Tensor, labels: torch.Tensor, classes, *,
     ax.scatter(points[:, 0], points[:, 1], c=colours(labels), s=6, alpha=0.35, linewidths=0)
     if moved is not None:
         if moved_from is not None:
-            for a, b in zip(moved_from.tolist(), moved.tolist()):
-                ax.plot([a[0], b[0]], [a[1], b[1]], color="0.4", linewidth=0.5, alpha=0.6)
+            from matplotlib.collections import LineCollection
+
+            segments = torch.stack([moved_from, moved], 1).numpy()  # A x 2 (ends) x 2 (xy)
+            ax.add_collection(LineCollection(segments, colors="0.4", linewidths=0.5, alpha=0.6))
         ax.scatter(moved[:, 0], moved[:, 1], c=colours(moved_labels if moved_labels is not None
                                                        else torch.zeros(len(moved))),
                    marker="x", s=28, linewidths=1.2)
