@@ -11,6 +11,7 @@ REPORTS ?=
 PARAMS ?=
 PYTHON ?= python3
 KERNEL := adversarial-study
+export OMP_WAIT_POLICY ?= PASSIVE
 
 ifneq ($(strip $(CONDA_PREFIX)),)
 ifneq ($(CONDA_DEFAULT_ENV),base)

@@ -15,4 +15,10 @@ Modules, one concept each:
 - ``lib.runner``   papermill runner behind ``make reproduce``
 """
 
+import os as _os
+
+# Idle OpenMP threads spin by default; on a small shared CPU that makes torch several
+# times slower whenever another process is busy. Only effective before torch loads.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.1.0"

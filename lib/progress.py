@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import os
 
-from tqdm.auto import tqdm
+try:  # notebook widgets when ipywidgets is there, plain text bars otherwise (no warning)
+    import ipywidgets  # noqa: F401
+    from tqdm.auto import tqdm
+except ImportError:
+    from tqdm.std import tqdm
 
 
 def enabled() -> bool:

@@ -121,20 +121,23 @@ def evaluate_accuracy(model: nn.Module, data: ImageData, batch_size: int = 1000,
 
 def fit(model: nn.Module, train: ImageData, cfg: TrainConfig | None = None, *, name: str = "model",
         val: ImageData | None = None, hook: Hook | None = None, loss_fn: LossFn = cross_entropy,
-        device=None, use_cache: bool = True, progress_bar: bool = True) -> FitResult:
+        device=None, use_cache: bool = True, progress_bar: bool = True,
+        init_key: str | None = None) -> FitResult:
     """Train ``model`` on ``train`` (or load it from the cache) and return it with its history.
 
     ``hook(model, x, y) -> (x, y)`` rewrites each batch before the step (model in
     eval mode while the hook runs, so attacks see deterministic dropout).
     ``loss_fn(model, x, y) -> (loss, logits)`` replaces cross-entropy, e.g. for
     the contrastive defense. History columns: epoch, loss, train_acc, val_acc, lr, seconds.
+    ``init_key`` names the starting weights when they matter (fine-tuning: pass the
+    ``info["key"]`` of the model it starts from), so that a new start retrains.
     """
     cfg = cfg or TrainConfig()
     device = runtime.get_device(device)
     model = model.to(device)
     # The model enters by architecture only: its initial weights are the seed's business.
     key = cache.config_hash(cache.architecture(model), train, asdict(cfg), hook, loss_fn,
-                            val.fingerprint() if val is not None else None)
+                            val.fingerprint() if val is not None else None, init_key)
     path = runtime.checkpoint_dir() / f"{name}-{key}.pt"
     partial = path.with_suffix(".partial.pt")
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import os
 
-import pytest
-import torch
-
-# Isolate every test run from the user's data/checkpoints and figures/ before lib is imported.
 os.environ.setdefault("ADV_PROGRESS", "0")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (see lib/__init__.py)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -77,3 +77,9 @@ def test_sanity_checks_catch_gradient_masking_symptoms(bad, failing):
                                     single_step="FGSM", iterative=["PGD"])
     assert not checks.loc[checks["check"] == failing, "passed"].all()
     assert checks.loc[checks["check"] != failing, "passed"].all()
+
+
+def test_large_eps_check_can_be_skipped():
+    checks = evaluate.sanity_checks(_table([r for r in GOOD if r[1] <= .1]), chance=0.1,
+                                    single_step="FGSM", iterative=["PGD"], large_eps=False)
+    assert "near or below chance at large eps" not in set(checks["check"])

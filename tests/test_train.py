@@ -144,3 +144,9 @@ def test_bad_config_fails_fast():
         train.TrainConfig(optimizer="rmsprop")
     with pytest.raises(ValueError, match="scheduler"):
         train.TrainConfig(scheduler="warmup")
+
+
+def test_init_key_separates_fine_tuning_from_different_starts(tiny, ckpt_dir):
+    a = train.fit(_model(), tiny, CFG, name="ft", init_key="base-1")
+    b = train.fit(_model(), tiny, CFG, name="ft", init_key="base-2")
+    assert a.path != b.path and not b.from_cache
