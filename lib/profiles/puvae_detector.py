@@ -1,0 +1,78 @@
+"""Profiles of notebooks/puvae_detector.ipynb (report 001: PuVAE + reconstruction-error detector).
+
+A parameter is one value for every dataset, or a dict ``{dataset: value}`` with an
+entry for each dataset in ``datasets`` (``lib.puvae.settings`` resolves it).
+Widths ``clf_filters``, ``clf_hidden``, ``vae_filters``, ``vae_dec_filters``,
+``vae_hidden``: ``None`` is Table 6's size; the CPU profiles shrink them (same
+layers, fewer channels and units).
+
+- smoke: synthetic 28 x 28 data and tiny networks; checks that everything runs.
+- quick: Fashion-MNIST on a 2-core CPU in a few minutes, Table 4 as the reference.
+  Smaller than the report everywhere: 5000 training images, 5 + 6 epochs, narrow
+  networks, 200 test images, a 10-point eps grid over the report's range (not 30),
+  10-step BIM / PGD (PGD 40 in the paper profile), and a 50-image adaptive attack.
+- paper: the report's settings (Tables 1-2, section 5.1, Figure 7's 30-value grid) on
+  all three datasets with full test sets, for a GPU.
+"""
+
+_TABLE_FPR = {"mnist": 0.001, "fashion_mnist": 0.01, "cifar10": 0.03}   # report section 5.1
+_TABLE_EPS = {"mnist": 0.3, "fashion_mnist": 0.3, "cifar10": 0.06}      # Tables 3-5
+_GRID = {"mnist": [0.01, 0.3], "fashion_mnist": [0.01, 0.3], "cifar10": [0.002, 0.06]}  # Figure 7
+
+_COMMON = dict(
+    seed=0, device="auto",
+    # PuVAE loss weights: reconstruction, KL, classifier cross-entropy (PuVAE paper), and
+    # how KL is reduced over z ("mean": per dimension, "sum": per image; see the notebook).
+    w_rec=0.01, w_kl=0.1, w_ce=10.0, kl_reduction="mean",
+    # The report's network has its Sampling layer in the inference graph.
+    sample_at_inference=True,
+    scheduler=None, clf_lr=1e-3, vae_lr=1e-3,
+    # Transfer attacks; step sizes relative to eps (Foolbox 3's defaults: BIM 0.2 with
+    # 10 steps, PGD 0.01 / 0.3 with 40 steps).
+    bim_steps=10, bim_rel_step=0.2, pgd_steps=40, pgd_rel_step=0.01 / 0.3,
+    # Adaptive attack (beyond the report): straight-through temperature on the RMSE
+    # arg-min and scale of the reject logit (RMSE units -> logit units).
+    st_temperature=0.01, reject_scale=100.0,
+    n_show=4,
+)
+
+PROFILES = {
+    "smoke": dict(
+        _COMMON, datasets=["synthetic28"],
+        n_train=600, n_val=200, n_test=60,
+        clf_filters=8, clf_hidden=32, clf_epochs=1, clf_batch_size=64, clf_lr=2e-3,
+        vae_filters=4, vae_dec_filters=4, vae_hidden=64, z_dim=8, vae_epochs=1,
+        vae_batch_size=64, vae_lr=3e-3,
+        fpr=0.01, eps=0.3, eps_range=[0.1, 0.3], n_eps=3,
+        bim_steps=3, pgd_steps=3, pgd_rel_step=0.8,
+        adaptive_eps=[0.3], n_adaptive=16, adaptive_steps=3, adaptive_eot=2,
+        adaptive_restarts=1, adaptive_rel_step=0.8,
+        n_show=2,
+    ),
+    "quick": dict(
+        _COMMON, datasets=["fashion_mnist"],
+        n_train=5000, n_val=1000, n_test=200,
+        clf_filters=16, clf_hidden=128, clf_epochs=5, clf_batch_size=128, clf_lr=2e-3,
+        vae_filters=4, vae_dec_filters=16, vae_hidden=256, z_dim=128, vae_epochs=6,
+        vae_batch_size=32, vae_lr=3e-3, scheduler="cosine",
+        fpr=0.01, eps=0.3, eps_range=[0.01, 0.3], n_eps=10,
+        pgd_steps=10, pgd_rel_step=0.25,
+        adaptive_eps=[0.3], n_adaptive=50, adaptive_steps=10, adaptive_eot=2,
+        adaptive_restarts=1, adaptive_rel_step=0.25,
+    ),
+    "paper": dict(
+        _COMMON, datasets=["mnist", "fashion_mnist", "cifar10"],
+        n_train=None, n_val=5000, n_test=None,
+        clf_filters=None, clf_hidden=None,
+        clf_epochs={"mnist": 64, "fashion_mnist": 256, "cifar10": 350},
+        clf_batch_size={"mnist": 128, "fashion_mnist": 128, "cifar10": 64},
+        vae_filters=None, vae_dec_filters=None, vae_hidden=None,
+        z_dim={"mnist": 32, "fashion_mnist": 128, "cifar10": 1024},
+        vae_epochs={"mnist": 350, "fashion_mnist": 350, "cifar10": 1024},
+        vae_batch_size={"mnist": 512, "fashion_mnist": 512, "cifar10": 256},
+        fpr=_TABLE_FPR, eps=_TABLE_EPS, eps_range=_GRID, n_eps=30,
+        adaptive_eps={"mnist": [0.1, 0.3], "fashion_mnist": [0.1, 0.3], "cifar10": [0.03, 0.06]},
+        n_adaptive=1000, adaptive_steps=100, adaptive_eot=8, adaptive_restarts=2,
+        adaptive_rel_step=0.025,
+    ),
+}
