@@ -130,7 +130,8 @@ def fgsm(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str =
 def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "inf",
         steps: int = 10, step_size: float | None = None, random_start: bool = True,
         restarts: int = 1, *, loss: Loss = ce_loss, targeted: bool = False, eot: int = 1,
-        generator: torch.Generator | None = None) -> torch.Tensor:
+        generator: torch.Generator | None = None,
+        success: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Projected gradient descent (Madry et al. 2018; report 002, eq. (3)).
 
     Each step: ``x_t+1 = Proj_{B(x, eps) & [0,1]}(x_t + step_size * d(grad))``.
@@ -138,6 +139,9 @@ def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = 
     cross the whole ball. With ``restarts > 1`` each image keeps the restart with
     the highest loss (the one that fools the model, if any does). ``eot`` averages each
     gradient over that many forward passes, for models with randomness inside.
+    ``success(logits, y) -> (N,) bool`` says which restarts count as fooling the model
+    (default: ``argmax != y``, or ``== y`` when targeted); a defense with a "reject"
+    output needs its own rule.
     """
     norm = _check(x, eps, norm)
     if steps < 1 or restarts < 1:
@@ -157,7 +161,10 @@ def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = 
         with torch.no_grad():
             value, logits = _objective(model, x_adv, y, loss, targeted)
             # A restart that flips the decision beats any that does not, then higher loss wins.
-            fooled = (logits.argmax(1) == y) if targeted else (logits.argmax(1) != y)
+            if success is not None:
+                fooled = success(logits, y)
+            else:
+                fooled = (logits.argmax(1) == y) if targeted else (logits.argmax(1) != y)
             score = value + fooled.to(value.dtype) * 1e6
         if best_value is None:
             best, best_value = x_adv, score

@@ -179,3 +179,23 @@ def test_cw_binary_search_finds_smaller_perturbations(small_model, eval_batch):
     assert four.min() >= 0 and four.max() <= 1
     unbroken = ~fooled_four
     assert torch.equal(four[unbroken], x[unbroken]), "where CW fails it returns the input"
+
+
+def test_restart_success_rule_is_pluggable(small_model, eval_batch):
+    """The rule is asked once per restart; when nothing counts as fooled, the restart
+    with the higher loss is kept, image by image."""
+    x, y = eval_batch
+    calls = []
+
+    def never(logits, labels):
+        calls.append(len(labels))
+        return torch.zeros(len(labels), dtype=torch.bool)
+
+    x_adv = attacks.pgd(small_model, x, y, 0.05, steps=2, restarts=3, success=never,
+                        generator=torch.Generator().manual_seed(0))
+    assert calls == [len(y)] * 3
+    assert evaluate.distortion(x, x_adv, "inf").max() <= 0.05 + 1e-6
+    first = attacks.pgd(small_model, x, y, 0.05, steps=2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        kept, single = attacks.ce_loss(small_model(x_adv), y), attacks.ce_loss(small_model(first), y)
+    assert (kept >= single - 1e-5).all(), "the kept restart never has a lower loss than the first"
