@@ -48,7 +48,7 @@ def cw_loss(logits: torch.Tensor, y: torch.Tensor, kappa: float = 0.0) -> torch.
 
 # --------------------------------------------------------------------------- geometry
 def _check(x: torch.Tensor, eps: float, norm: str) -> str:
-    norm = str(norm).lower().replace("l", "").replace("linf", "inf")
+    norm = str(norm).lower().removeprefix("l")  # "linf" -> "inf", "l2" -> "2"
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS} (or 'linf' / 'l2'), got {norm!r}")
     if not eps >= 0:  # also catches NaN
