@@ -43,6 +43,7 @@ from matplotlib.patches import Rectangle
 from torch import nn
 
 from lib import attacks, data as data_mod, models, runtime, train as train_mod
+from lib.evaluate import attack_in_batches, predict
 from lib.plots import PALETTE, show_image
 
 # --------------------------------------------------------------------------- the report's numbers
@@ -375,15 +376,14 @@ class PuVAEPipeline(nn.Module):
     def select(self, x: torch.Tensor):
         """(chosen reconstruction N x C x H x W, its RMSE (N,), chosen label (N,)), with the
         straight-through gradient described in the class docstring."""
-        recons = reconstruct_all(self.vae, x)
-        err = rmse(x, recons)
-        chosen = err.argmin(1)
-        weights = F.one_hot(chosen, self.num_classes).to(err.dtype)
-        if self.temperature is not None and torch.is_grad_enabled():
-            soft = torch.softmax(-err / self.temperature, 1)
-            weights = weights + soft - soft.detach()
-        best = (weights[:, :, None, None, None] * recons).sum(1)
-        return best, (weights * err).sum(1), chosen
+        p = purify(self.vae, x)
+        if self.temperature is None or not torch.is_grad_enabled():
+            return p.best, p.best_rmse, p.chosen
+        # Forward: the hard choice; backward: the softmax over -RMSE (straight-through).
+        soft = torch.softmax(-p.rmse / self.temperature, 1)
+        weights = F.one_hot(p.chosen, self.num_classes).to(soft.dtype) + soft - soft.detach()
+        best = (weights[:, :, None, None, None] * p.recons).sum(1)
+        return best, (weights * p.rmse).sum(1), p.chosen
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         best, best_rmse, _ = self.select(x)
@@ -516,7 +516,7 @@ def adaptive_evaluation(s: SimpleNamespace, classifier: nn.Module,
     for eps, name in progress(jobs, desc="adaptive attacks", disable=not progress_bar):
         pipe = pipelines[name]
         if eps not in x_tr:
-            x_tr[eps] = _batched(transfer, classifier, x, y, eps, 250)
+            x_tr[eps] = attack_in_batches(transfer, classifier, x, y, eps, 250)
         x_ad = adaptive_attack(pipe, x, y, eps, steps=s.adaptive_steps, rel_step=s.adaptive_rel_step,
                                eot=s.adaptive_eot, restarts=s.adaptive_restarts, seed=s.seed)
         torch.manual_seed(s.seed + 1)  # fresh sampling draws for the final decisions
@@ -557,11 +557,6 @@ def transfer_attacks(s: SimpleNamespace, seed: int | None = None) -> dict[str, C
     return {"FGSM": fgsm, "BIM": bim, "PGD": pgd}
 
 
-def _batched(fn, model, x, y, eps, batch_size):
-    return torch.cat([fn(model, x[i:i + batch_size], y[i:i + batch_size], eps)
-                      for i in range(0, len(x), batch_size)])
-
-
 def sweep(classifier: nn.Module, pipeline: PuVAEPipeline, x: torch.Tensor, y: torch.Tensor,
           attack_fns: Mapping[str, Callable], eps_list: Sequence[float], *, seed: int = 0,
           batch_size: int = 250, keep: Sequence[tuple[str, float]] = (), progress_bar: bool = True):
@@ -581,9 +576,7 @@ def sweep(classifier: nn.Module, pipeline: PuVAEPipeline, x: torch.Tensor, y: to
     rows, kept = [], {}
 
     def score(name, eps, xa, adversarial):
-        with torch.no_grad():
-            plain = torch.cat([classifier(xa[i:i + batch_size]).argmax(1)
-                               for i in range(0, len(xa), batch_size)])
+        plain = predict(classifier, xa, batch_size)
         dec = pipeline.decide(xa, batch_size)
         rows.append({
             "attack": name, "eps": float(eps), "n": len(y),
@@ -600,7 +593,7 @@ def sweep(classifier: nn.Module, pipeline: PuVAEPipeline, x: torch.Tensor, y: to
     score("none", 0.0, x, adversarial=False)
     jobs = [(a, e) for a in attack_fns for e in eps_list]
     for name, eps in progress(jobs, desc="transfer attacks", disable=not progress_bar):
-        xa = _batched(attack_fns[name], classifier, x, y, eps, batch_size)
+        xa = attack_in_batches(attack_fns[name], classifier, x, y, eps, batch_size)
         score(name, eps, xa, adversarial=True)
     return pd.DataFrame(rows), kept
 
