@@ -25,11 +25,10 @@ from lib.data import ImageData
 _TINY = 1e-12
 
 
-def pairwise_sq_distances(z: torch.Tensor) -> torch.Tensor:
-    """Squared Euclidean distances between the rows of ``z`` (N x D) -> N x N, >= 0."""
-    sq = z.pow(2).sum(1)
-    # The Gram form avoids an N x N x D tensor; rounding can make it slightly negative.
-    return (sq[:, None] + sq[None, :] - 2 * z @ z.T).clamp(min=0)
+def sq_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances between the rows of ``a`` (N x D) and ``b`` (M x D) -> N x M, >= 0."""
+    # The Gram form avoids an N x M x D tensor; rounding can make it slightly negative.
+    return (a.pow(2).sum(1)[:, None] + b.pow(2).sum(1)[None, :] - 2 * a @ b.T).clamp(min=0)
 
 
 def contrastive_loss(z: torch.Tensor, y: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
@@ -47,7 +46,7 @@ def contrastive_loss(z: torch.Tensor, y: torch.Tensor, alpha: float = 2.0) -> to
     if n < 2:
         return z.sum() * 0.0
     i, j = torch.triu_indices(n, n, offset=1, device=z.device)
-    d2 = pairwise_sq_distances(z)[i, j]
+    d2 = sq_distances(z, z)[i, j]
     same = y[i] == y[j]
     # sqrt only where it is needed, and never at 0, where its gradient is infinite.
     d = (d2 + _TINY).sqrt()
@@ -113,10 +112,7 @@ class NearestReference(nn.Module):
 
     def distances(self, x: torch.Tensor) -> torch.Tensor:
         """Latent distances from each image to each reference, N x R."""
-        z = self.encoder.embed(x)
-        d2 = (z.pow(2).sum(1, keepdim=True) + self.ref_z.pow(2).sum(1)[None, :]
-              - 2 * z @ self.ref_z.T).clamp(min=0)
-        return (d2 + _TINY).sqrt()
+        return (sq_distances(self.encoder.embed(x), self.ref_z) + _TINY).sqrt()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d = self.distances(x)
