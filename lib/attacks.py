@@ -255,4 +255,16 @@ def cw_l2(model: Model, x: torch.Tensor, y: torch.Tensor, c: float = 1.0, kappa:
     return best.detach()
 
 
+def transfer(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, *, source: Model,
+             attack: Callable, **kwargs) -> torch.Tensor:
+    """A transfer attack: ``attack`` is made against ``source`` and ``model`` is ignored.
+
+    With ``functools.partial(transfer, source=head, attack=fgsm)`` in the attacks given to
+    :func:`lib.evaluate.robust_accuracy`, examples crafted on one classifier (a softmax
+    head, an undefended classifier) are scored on another (a 1-NN rule, a defense), as
+    the reports' own non-adaptive evaluations do.
+    """
+    return attack(source, x, y, eps, **kwargs)
+
+
 ATTACKS = {"fgsm": fgsm, "bim": bim, "pgd": pgd, "cw_l2": cw_l2}

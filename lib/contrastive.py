@@ -120,18 +120,6 @@ class NearestReference(nn.Module):
         return -per_class
 
 
-def surrogate_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
-                     source: nn.Module, attack, **kwargs) -> torch.Tensor:
-    """Attack ``source`` and ignore ``model``: adversarial examples crafted on one
-    classifier (e.g. the softmax head) and scored on another (e.g. the 1-NN rule).
-
-    Fits :func:`lib.evaluate.robust_accuracy` through ``functools.partial(surrogate_attack,
-    source=head, attack=lib.attacks.fgsm)``. The report's own attacks on its latent
-    defense were of this kind, which is why we also attack the 1-NN rule directly.
-    """
-    return attack(source, x, y, eps, **kwargs)
-
-
 @torch.no_grad()
 def embed_all(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """``model.embed`` over ``x`` (N x C x H x W) in batches -> N x D, in eval mode."""

@@ -196,8 +196,8 @@ def test_attacks_reach_the_nearest_reference_rule(trained, synth):
     x_adv = attacks.pgd(knn, x[ok], y[ok], 0.3, steps=10, loss=attacks.margin)
     assert (x_adv - x[ok]).abs().max() <= 0.3 + 1e-6
     assert (knn(x_adv).argmax(1) == y[ok]).float().mean() < 0.5
-    # A surrogate attack ignores the model it is handed and attacks its source.
-    via = contrastive.surrogate_attack(knn, x[:5], y[:5], 0.1, source=trained, attack=attacks.fgsm)
+    # A transfer attack ignores the model it is handed and attacks its source.
+    via = attacks.transfer(knn, x[:5], y[:5], 0.1, source=trained, attack=attacks.fgsm)
     assert torch.equal(via, attacks.fgsm(trained, x[:5], y[:5], 0.1))
 
 

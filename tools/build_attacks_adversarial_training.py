@@ -474,7 +474,7 @@ knn = {name: contrastive.NearestReference(model, refs) for name, model in encode
 latent_parts, clean_rows = [], []
 for name, model in encoders.items():
     head_attacks = {
-        "FGSM on softmax head": functools.partial(contrastive.surrogate_attack, source=model,
+        "FGSM on softmax head": functools.partial(attacks.transfer, source=model,
                                                   attack=attacks.fgsm),
         "FGSM through distances": attacks.fgsm,
         "PGD through distances": functools.partial(attacks.pgd, steps=cfg.pgd_steps, loss=attacks.margin),
