@@ -153,9 +153,12 @@ class ConditionalVAE(nn.Module):
     Sampling layer in the inference graph, so the default samples).
     """
 
-    num_classes: int
-    z_dim: int
-    sample_at_inference: bool = True
+    def __init__(self, dataset: str, channels: int, size: int, what: str, *, z_dim: int,
+                 num_classes: int, sample_at_inference: bool):
+        super().__init__()
+        _check_shape(dataset, channels, size, what)
+        self.num_classes, self.z_dim = num_classes, z_dim
+        self.sample_at_inference = sample_at_inference
 
     def _onehot(self, y: torch.Tensor) -> torch.Tensor:
         if y.dim() != 1:
@@ -192,10 +195,8 @@ class CVAE_C(ConditionalVAE):
     def __init__(self, dataset: str = "mnist", z_dim: int = 32, filters: int = 32,
                  hidden: int = 1024, num_classes: int = 10, sample_at_inference: bool = True,
                  dec_filters: int | None = None):
-        super().__init__()
-        _check_shape(dataset, 1, 28, "PuVAE network C")
-        self.num_classes, self.z_dim = num_classes, z_dim
-        self.sample_at_inference = sample_at_inference
+        super().__init__(dataset, 1, 28, "PuVAE network C", z_dim=z_dim, num_classes=num_classes,
+                         sample_at_inference=sample_at_inference)
         f, g = filters, dec_filters or filters
         self.encoder = nn.Sequential(
             AtrousConv2d(1, f, 7, dilation=2), nn.ReLU(),
@@ -231,10 +232,8 @@ class CVAE_D(ConditionalVAE):
     def __init__(self, dataset: str = "cifar10", z_dim: int = 1024, filters: int = 32,
                  hidden: int = 1024, num_classes: int = 10, sample_at_inference: bool = True,
                  dec_filters: int | None = None):
-        super().__init__()
-        _check_shape(dataset, 3, 32, "PuVAE network D")
-        self.num_classes, self.z_dim = num_classes, z_dim
-        self.sample_at_inference = sample_at_inference
+        super().__init__(dataset, 3, 32, "PuVAE network D", z_dim=z_dim, num_classes=num_classes,
+                         sample_at_inference=sample_at_inference)
         f, g = filters, dec_filters or filters
         self.encoder = nn.Sequential(
             _same2x2(3, 3), nn.ReLU(),
