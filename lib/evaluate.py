@@ -15,7 +15,7 @@ or below; a failure points at gradient masking or a broken attack.
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 import torch

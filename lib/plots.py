@@ -7,8 +7,8 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -147,3 +147,60 @@ def training_curves(history: pd.DataFrame, *, title: str = "") -> plt.Figure:
         fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
     return fig
+
+
+def pca_2d(fit_on: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
+    """Project rows onto the first two principal axes of ``fit_on`` (N x D).
+
+    Returns ``[fit_on_2d, *others_2d]``, each M x 2; later tensors use the axes and
+    centre of ``fit_on``, so attacked points land in the same picture (report Figure 8).
+    The sign of each axis is fixed (largest loading positive) so reruns draw the same view.
+    """
+    mean = fit_on.mean(0, keepdim=True)
+    _, _, v = torch.linalg.svd(fit_on - mean, full_matrices=False)
+    axes = v[:2].T  # D x 2
+    flip = torch.sign(axes.gather(0, axes.abs().argmax(0, keepdim=True)))
+    axes = axes * flip
+    return [(t - mean) @ axes for t in (fit_on, *others)]
+
+
+def latent_scatter(ax, points: torch.Tensor, labels: torch.Tensor, classes, *,
+                   moved: torch.Tensor | None = None, moved_from: torch.Tensor | None = None,
+                   moved_labels: torch.Tensor | None = None, anchors: torch.Tensor | None = None,
+                   anchor_labels: torch.Tensor | None = None, title: str = "",
+                   legend: bool = True) -> None:
+    """One panel of report Figure 8: 2-D latent points coloured by class.
+
+    ``points`` M x 2 with ``labels`` (M,); optionally attacked points ``moved`` (A x 2,
+    crosses coloured by ``moved_labels``, e.g. the label they now receive) joined by a
+    thin line to where they started (``moved_from``, A x 2), and reference images
+    ``anchors`` (R x 2, stars coloured by ``anchor_labels``). ``legend`` puts the class
+    legend to the right of the axes.
+    """
+    import seaborn as sns
+
+    palette = sns.color_palette("tab10", len(classes))
+    colours = lambda ys: [palette[int(k)] for k in ys]  # noqa: E731
+    ax.scatter(points[:, 0], points[:, 1], c=colours(labels), s=6, alpha=0.35, linewidths=0)
+    if moved is not None:
+        if moved_from is not None:
+            from matplotlib.collections import LineCollection
+
+            segments = torch.stack([moved_from, moved], 1).numpy()  # A x 2 (ends) x 2 (xy)
+            ax.add_collection(LineCollection(segments, colors="0.4", linewidths=0.5, alpha=0.6))
+        ax.scatter(moved[:, 0], moved[:, 1], c=colours(moved_labels if moved_labels is not None
+                                                       else torch.zeros(len(moved))),
+                   marker="x", s=28, linewidths=1.2)
+    if anchors is not None:
+        ax.scatter(anchors[:, 0], anchors[:, 1], c=colours(anchor_labels), marker="*", s=160,
+                   edgecolors="black", linewidths=0.6)
+    if legend:  # outside the axes, so it hides no point
+        handles = [ax.scatter([], [], color=palette[k], s=20, label=str(name))
+                   for k, name in enumerate(classes)]
+        handles += [ax.scatter([], [], color="0.3", marker="x", s=28, label="attacked"),
+                    ax.scatter([], [], color="0.3", marker="*", s=90, label="reference")]
+        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  frameon=False)
+    ax.set(xlabel="principal axis 1", ylabel="principal axis 2")
+    if title:
+        ax.set_title(title)

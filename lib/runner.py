@@ -16,8 +16,9 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from lib import cache, profiles, runtime
 
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Execute the report notebooks with papermill.")
     parser.add_argument("--profile", choices=profiles.PROFILE_NAMES, default=None,
                         help="parameter set (default: paper with a GPU, quick without)")
-    parser.add_argument("--reports", nargs="*", default=None, help=f"report ids (default: all)")
+    parser.add_argument("--reports", nargs="*", default=None, help="report ids (default: all)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="override a notebook parameter (Python literal), repeatable")
     parser.add_argument("--list", action="store_true", help="list the reports and exit")

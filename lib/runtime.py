@@ -7,6 +7,8 @@ a scratch disk can be used without editing code:
 - ``ADV_CHECKPOINT_DIR``  trained models (default ``<data dir>/checkpoints``)
 - ``ADV_FIGURES_DIR``     executed notebooks, figures, tables (default ``<repo>/figures``)
 - ``ADV_DEVICE``          force a device (``cpu``, ``cuda``, ``cuda:1``)
+- ``ADV_OUTPUT_DIR``      set by the runner: the staging folder a notebook writes into,
+                          swapped in for ``figures/<profile>/<report>/`` when it succeeds
 """
 from __future__ import annotations
 
@@ -30,6 +32,15 @@ def checkpoint_dir() -> Path:
 
 def figures_dir() -> Path:
     return Path(os.environ.get("ADV_FIGURES_DIR", REPO_ROOT / "figures"))
+
+
+def output_dir(report: str, profile: str) -> Path:
+    """Where a notebook writes its figures and tables, created on demand:
+    ``figures/<profile>/<report>/``, or the runner's staging folder while it runs one."""
+    staged = os.environ.get("ADV_OUTPUT_DIR")
+    path = Path(staged) if staged else figures_dir() / profile / report
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def has_gpu() -> bool:

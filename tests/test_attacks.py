@@ -85,15 +85,44 @@ def test_attacks_a_pipeline_callable(small_model, eval_batch):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"eps": -0.1}, "eps must be >= 0"),
-    ({"eps": float("nan")}, "eps must be >= 0"),
+    ({"eps": -0.1}, "eps must be a finite number >= 0"),
+    ({"eps": float("nan")}, "eps must be a finite number >= 0"),
+    ({"eps": float("inf")}, "eps must be a finite number >= 0"),
+    ({"eps": "0.1"}, "eps must be a finite number >= 0"),
     ({"eps": 0.1, "norm": "3"}, "norm must be one of"),
     ({"eps": 0.1, "steps": 0}, "steps and restarts"),
+    ({"eps": 0.1, "step_size": -0.01}, "step_size must be a finite number > 0"),
+    ({"eps": 0.1, "step_size": float("nan")}, "step_size must be a finite number > 0"),
 ])
 def test_bad_arguments_fail_fast(small_model, eval_batch, kwargs, match):
     x, y = eval_batch
     with pytest.raises(ValueError, match=match):
         attacks.pgd(small_model, x, y, **kwargs)
+
+
+def test_bad_batches_fail_fast(small_model, eval_batch):
+    x, y = eval_batch
+    with pytest.raises(ValueError, match="batch is empty"):
+        attacks.fgsm(small_model, x[:0], y[:0], 0.1)
+    nan = x.clone()
+    nan[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        attacks.pgd(small_model, nan, y, 0.1)
+    with pytest.raises(ValueError, match="one label per image"):
+        attacks.fgsm(small_model, x, y[:-1], 0.1)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"c": float("nan")}, "c must be a finite number > 0"),
+    ({"c": 0.0}, "c must be a finite number > 0"),
+    ({"lr": -1.0}, "lr must be a finite number > 0"),
+    ({"kappa": float("nan")}, "kappa must be a finite number >= 0"),
+    ({"steps": 0}, "steps >= 1"),
+])
+def test_cw_bad_arguments_fail_fast(small_model, eval_batch, kwargs, match):
+    x, y = eval_batch
+    with pytest.raises(ValueError, match=match):
+        attacks.cw_l2(small_model, x[:4], y[:4], **kwargs)
 
 
 def test_images_outside_unit_box_rejected(small_model, eval_batch):

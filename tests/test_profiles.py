@@ -100,7 +100,7 @@ def test_per_dataset_values_are_checked_too():
 
 
 def test_a_reports_own_check_runs_in_resolve(monkeypatch):
-    import lib.profiles.library_tour as module
+    import lib.reports.library_tour.profile as module
 
     def check(cfg):
         if cfg.n_cw > cfg.n_test:

@@ -1,42 +1,16 @@
 """Classifiers and generative models. Each takes images in [0, 1] and normalises inside.
 
-``build(name, **kwargs)`` makes a model from its registry name, so notebooks and
-profiles can name architectures as strings and checkpoints can be keyed by them.
-Report-specific architectures live in their own modules of this package and
-register themselves with ``@register(name)``; ``build`` imports them on demand.
+- :mod:`lib.models.layers`       Normalize, GaussianNoise, a fast atrous convolution
+- :mod:`lib.models.classifiers`  SmallCNN, report 002's DropoutCNN, report 001's A and B
+- :mod:`lib.models.generative`   report 001's conditional VAEs C and D
+- :mod:`lib.models.registry`     ``build(name, **kwargs)``: a model from its registry name,
+  so profiles name architectures as strings and checkpoints are keyed by them
 """
 from __future__ import annotations
 
-from torch import nn
+from lib.models.classifiers import DropoutCNN, SmallCNN
+from lib.models.layers import GaussianNoise, Normalize, normalizer
+from lib.models.registry import REGISTRY, build, register
 
-from lib.models.common import Normalize, SmallCNN, normalizer
-
-REGISTRY: dict[str, type[nn.Module]] = {"small_cnn": SmallCNN}
-
-
-def register(name: str):
-    """Class decorator: make a model buildable by name."""
-    def deco(cls):
-        REGISTRY[name] = cls
-        return cls
-    return deco
-
-
-def _import_all() -> None:
-    """Import every module of this package, so their ``@register`` decorators run."""
-    import importlib
-    import pkgutil
-
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
-
-
-def build(name: str, **kwargs) -> nn.Module:
-    if name not in REGISTRY:
-        _import_all()
-    if name not in REGISTRY:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(REGISTRY)}")
-    return REGISTRY[name](**kwargs)
-
-
-__all__ = ["Normalize", "SmallCNN", "normalizer", "build", "register", "REGISTRY"]
+__all__ = ["DropoutCNN", "GaussianNoise", "Normalize", "REGISTRY", "SmallCNN", "build",
+           "normalizer", "register"]

@@ -12,9 +12,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from lib import attacks, contrastive, data, models, profiles, runtime, train  # noqa: E402
-from lib.models.dropout_cnn import DropoutCNN, GaussianNoise  # noqa: E402
-from lib.profiles import attacks_adversarial_training as report_profiles  # noqa: E402
+from lib import attacks, data, models, plots, profiles, runtime, train  # noqa: E402
+from lib.defenses import contrastive  # noqa: E402
+from lib.models import DropoutCNN, GaussianNoise  # noqa: E402
+from lib.reports.attacks_adversarial_training import profile as report_profiles  # noqa: E402
 
 REPORT = "attacks_adversarial_training"
 
@@ -229,10 +230,10 @@ def test_eot_is_at_least_as_strong_as_plain_pgd_on_a_noisy_model(trained, synth)
 def test_pca_2d_is_deterministic_and_ordered():
     torch.manual_seed(0)
     z = torch.randn(300, 6) * torch.tensor([5.0, 2.0, 1.0, 0.5, 0.2, 0.1])
-    a, b = contrastive.pca_2d(z, z[:7] + 0.01)
+    a, b = plots.pca_2d(z, z[:7] + 0.01)
     assert a.shape == (300, 2) and b.shape == (7, 2)
     assert a[:, 0].var() >= a[:, 1].var()
-    again, _ = contrastive.pca_2d(z, z[:7])
+    again, _ = plots.pca_2d(z, z[:7])
     assert torch.allclose(a, again)
 
 
@@ -241,7 +242,7 @@ def test_latent_scatter_draws(synth):
 
     fig, ax = plt.subplots()
     pts = torch.randn(50, 2)
-    contrastive.latent_scatter(ax, pts, synth[1].y[:50], synth[1].classes, moved=pts[:5] + 1,
+    plots.latent_scatter(ax, pts, synth[1].y[:50], synth[1].classes, moved=pts[:5] + 1,
                                moved_from=pts[:5], moved_labels=synth[1].y[:5], anchors=pts[:3],
                                anchor_labels=synth[1].y[:3], title="t")
     assert len(ax.collections) >= 3

@@ -16,10 +16,12 @@ Losses are per-sample, ``loss(logits, y) -> (N,)``, and are *maximised*
 """
 from __future__ import annotations
 
-from typing import Callable
+import math
+from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
+
+from lib.attacks.losses import ce_loss
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -28,36 +30,46 @@ NORMS = ("inf", "2")
 _TINY = 1e-30
 
 
-# --------------------------------------------------------------------------- losses
-def ce_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy per sample, (N, K) x (N,) -> (N,)."""
-    return F.cross_entropy(logits, y, reduction="none")
-
-
-def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``max_{j != y} Z_j - Z_y`` per sample: positive iff the image is misclassified."""
-    z_y = logits.gather(1, y[:, None]).squeeze(1)
-    others = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), float("-inf"))
-    return others.amax(1) - z_y
-
-
-def cw_loss(logits: torch.Tensor, y: torch.Tensor, kappa: float = 0.0) -> torch.Tensor:
-    """Carlini-Wagner margin loss, clipped at confidence ``kappa`` (CW 2017, eq. f6)."""
-    return margin(logits, y).clamp(max=kappa)
-
-
 # --------------------------------------------------------------------------- geometry
-def _check(x: torch.Tensor, eps: float, norm: str) -> str:
-    norm = str(norm).lower().removeprefix("l")  # "linf" -> "inf", "l2" -> "2"
+def parse_norm(norm) -> str:
+    """``"inf"`` / ``"linf"`` / ``float("inf")`` -> ``"inf"``; ``"2"`` / ``"l2"`` / ``2`` -> ``"2"``."""
+    if isinstance(norm, (int, float)) and not isinstance(norm, bool):
+        norm = "inf" if math.isinf(norm) else f"{norm:g}"
+    norm = str(norm).lower().removeprefix("l")
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS} (or 'linf' / 'l2'), got {norm!r}")
-    if not eps >= 0:  # also catches NaN
-        raise ValueError(f"eps must be >= 0, got {eps}")
-    if x.dim() != 4:
-        raise ValueError(f"images must be N x C x H x W, got shape {tuple(x.shape)}")
+    return norm
+
+
+def check_inputs(x: torch.Tensor, eps: float, norm: str, y: torch.Tensor | None = None) -> str:
+    """Refuse what no attack can mean, before any gradient is taken; return the norm's name.
+
+    ``x`` must be a non-empty N x C x H x W batch of finite values in [0, 1], ``y`` (if given)
+    N labels, ``eps`` a finite number >= 0.
+    """
+    norm = parse_norm(norm)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise ValueError(f"images must be an N x C x H x W tensor, got "
+                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if x.shape[0] == 0:
+        raise ValueError("the batch is empty: nothing to attack")
+    if not torch.isfinite(x).all():
+        raise ValueError("images contain NaN or infinite pixels")
     if x.min() < 0 or x.max() > 1:
         raise ValueError("images must be in [0, 1]; models normalise internally")
+    if y is not None and (y.dim() != 1 or len(y) != len(x)):
+        raise ValueError(f"need one label per image: {len(x)} images, labels of shape {tuple(y.shape)}")
     return norm
+
+
+def _check_positive(**values) -> None:
+    for name, v in values.items():
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
 
 
 def _flat_norm(t: torch.Tensor) -> torch.Tensor:
@@ -121,7 +133,7 @@ def fgsm(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str =
     ``x_adv = clip_[0,1](x + eps * d)`` with ``d = sign(grad)`` (L-inf) or ``grad / ||grad||_2`` (L2).
     This is report 002, eq. (2), and report 001, section 2.3.1.
     """
-    norm = _check(x, eps, norm)
+    norm = check_inputs(x, eps, norm, y)
     grad = _gradient(model, x, y, loss, targeted, eot)
     delta = project(eps * _ascent_direction(grad, norm), eps, norm)
     return (x + delta).clamp(0, 1).detach()
@@ -143,9 +155,10 @@ def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = 
     (default: ``argmax != y``, or ``== y`` when targeted); a defense with a "reject"
     output needs its own rule.
     """
-    norm = _check(x, eps, norm)
+    norm = check_inputs(x, eps, norm, y)
     if steps < 1 or restarts < 1:
         raise ValueError(f"steps and restarts must be >= 1, got {steps}, {restarts}")
+    _check_positive(step_size=step_size)
     if step_size is None:
         step_size = 2.5 * eps / steps
     x = x.detach()
@@ -191,80 +204,3 @@ def bim(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = 
     """
     return pgd(model, x, y, eps, norm, steps, step_size, random_start=False,
                loss=loss, targeted=targeted, eot=eot)
-
-
-def cw_l2(model: Model, x: torch.Tensor, y: torch.Tensor, c: float = 1.0, kappa: float = 0.0,
-          steps: int = 100, lr: float = 0.01, binary_search_steps: int = 1, *,
-          targeted: bool = False, abort_early: bool = True) -> torch.Tensor:
-    """Carlini-Wagner L2 attack (Carlini & Wagner 2017), batched.
-
-    Minimises ``||x' - x||_2^2 + c * max(Z_y - max_{j!=y} Z_j, -kappa)`` over
-    ``x' = (tanh(w) + 1) / 2`` (box constraint by change of variables) with Adam.
-    ``binary_search_steps > 1`` searches ``c`` per image: down after a success,
-    up (x10 until bounded) after a failure. Returns, per image, the successful
-    adversarial example of least L2 distortion found, or ``x`` itself where none
-    was found; unbounded, so there is no eps.
-    """
-    _check(x, 0.0, "2")
-    if c <= 0 or steps < 1 or binary_search_steps < 1:
-        raise ValueError("cw_l2 needs c > 0, steps >= 1 and binary_search_steps >= 1")
-    x = x.detach()
-    n = x.shape[0]
-    # Shrink slightly so atanh stays finite for pixels at exactly 0 or 1.
-    w0 = torch.atanh((2 * x - 1) * (1 - 1e-6))
-    const = torch.full((n,), float(c), device=x.device, dtype=x.dtype)
-    lower = torch.zeros_like(const)
-    upper = torch.full_like(const, 1e10)
-    best_dist = torch.full_like(const, float("inf"))
-    best = x.clone()
-
-    for _ in range(binary_search_steps):
-        w = w0.clone().requires_grad_(True)
-        opt = torch.optim.Adam([w], lr=lr)
-        succeeded = torch.zeros(n, dtype=torch.bool, device=x.device)
-        prev = float("inf")
-        for step in range(steps):
-            with torch.enable_grad():
-                x_adv = (torch.tanh(w) + 1) / 2
-                dist = (x_adv - x).flatten(1).pow(2).sum(1)
-                logits = model(x_adv)
-                m = margin(logits, y)  # > 0 means misclassified (untargeted)
-                f = (-m if targeted else m)
-                objective = dist + const * (-f).clamp(min=-kappa)
-                total = objective.sum()
-                opt.zero_grad()
-                total.backward()
-            opt.step()
-            with torch.no_grad():
-                success = (-f < -kappa) if kappa > 0 else (f > 0)
-                improved = success & (dist < best_dist)
-                best_dist = torch.where(improved, dist, best_dist)
-                best[improved] = x_adv.detach()[improved]
-                succeeded |= success
-            # Stop when the objective has stalled (CW 2017 checks every tenth of the run).
-            if abort_early and step % max(steps // 10, 1) == 0:
-                if total.item() > prev * 0.9999:
-                    break
-                prev = total.item()
-        with torch.no_grad():
-            upper = torch.where(succeeded, torch.minimum(upper, const), upper)
-            lower = torch.where(succeeded, lower, torch.maximum(lower, const))
-            bounded = upper < 1e9
-            const = torch.where(bounded, (lower + upper) / 2,
-                                torch.where(succeeded, const, const * 10))
-    return best.detach()
-
-
-def transfer(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, *, source: Model,
-             attack: Callable, **kwargs) -> torch.Tensor:
-    """A transfer attack: ``attack`` is made against ``source`` and ``model`` is ignored.
-
-    With ``functools.partial(transfer, source=head, attack=fgsm)`` in the attacks given to
-    :func:`lib.evaluate.robust_accuracy`, examples crafted on one classifier (a softmax
-    head, an undefended classifier) are scored on another (a 1-NN rule, a defense), as
-    the reports' own non-adaptive evaluations do.
-    """
-    return attack(source, x, y, eps, **kwargs)
-
-
-ATTACKS = {"fgsm": fgsm, "bim": bim, "pgd": pgd, "cw_l2": cw_l2}

@@ -1,4 +1,4 @@
-"""Architectures A, B, C and D of report 001 (appendix A, Table 6).
+"""The conditional VAEs C and D of report 001 (appendix A, Table 6), PuVAE's networks.
 
 Table 6 writes layers as ``Conv(filters, kernel, stride, dilation)``. Our reading,
 where the table leaves room for one:
@@ -31,114 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib import data as data_mod
-from lib.models import register
-from lib.models.common import normalizer
-
-
-class AtrousConv2d(nn.Conv2d):
-    """A stride-1, "same"-padded convolution with dilation ``d``, computed the fast way.
-
-    Same parameters and same output as ``nn.Conv2d(..., dilation=d, padding=d*(k-1)//2)``,
-    but evaluated by space-to-batch (as TensorFlow's atrous convolution): the padded
-    input is split into its ``d * d`` polyphase sub-images, each gets an undilated
-    convolution, and the results are interleaved again. PyTorch's CPU backward of a
-    dilated convolution takes a slow path (about 15x slower here); this one does not.
-    Input N x C x H x W with H and W divisible by ``d``.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int):
-        if kernel_size % 2 == 0:
-            raise ValueError("AtrousConv2d needs an odd kernel for symmetric 'same' padding")
-        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation,
-                         padding=dilation * (kernel_size - 1) // 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d, p = self.dilation[0], self.padding[0]
-        n, c, h, w = x.shape
-        if d == 1:
-            return super().forward(x)
-        if h % d or w % d:
-            raise ValueError(f"AtrousConv2d with dilation {d} needs H, W divisible by {d}, got {h} x {w}")
-        xp = F.pad(x, (p, p, p, p))
-        hp, wp = (h + 2 * p) // d, (w + 2 * p) // d
-        # (N, C, hp, d, wp, d) -> (N * d * d, C, hp, wp): one sub-image per phase.
-        sub = xp.view(n, c, hp, d, wp, d).permute(0, 3, 5, 1, 2, 4).reshape(n * d * d, c, hp, wp)
-        out = F.conv2d(sub, self.weight, self.bias)          # (N*d*d, C', h/d, w/d)
-        k = out.shape[1]
-        out = out.view(n, d, d, k, h // d, w // d).permute(0, 3, 4, 1, 5, 2)
-        return out.reshape(n, k, h, w)
-
-
-def _same2x2(cin: int, cout: int) -> nn.Sequential:
-    """A 2 x 2, stride-1 convolution with "same" padding (one extra row and column at the
-    bottom-right, as Keras and PyTorch pad an even kernel)."""
-    return nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(cin, cout, 2))
-
-
-def _check_shape(dataset: str, channels: int, size: int, who: str) -> tuple[int, int, int]:
-    shape = data_mod.info(dataset).shape
-    if shape != (channels, size, size):
-        raise ValueError(f"{who} is for {channels} x {size} x {size} images; "
-                         f"{dataset!r} has shape {shape}")
-    return shape
-
-
-@register("puvae_a")
-class ClassifierA(nn.Module):
-    """Classifier A (MNIST, Fashion-MNIST; Table 6, column A).
-
-    Input N x 1 x 28 x 28 in [0, 1], output logits N x ``num_classes``.
-    Conv(64, 5x5) -> Conv(64, 5x5, stride 2) -> Dropout(0.25) -> FC(128) -> Dropout(0.5) -> FC(10).
-    """
-
-    def __init__(self, dataset: str = "mnist", filters: int = 64, hidden: int = 128,
-                 num_classes: int = 10):
-        super().__init__()
-        _check_shape(dataset, 1, 28, "classifier A")
-        self.normalize = normalizer(dataset)
-        self.features = nn.Sequential(
-            nn.Conv2d(1, filters, 5), nn.ReLU(),                 # 28 -> 24
-            nn.Conv2d(filters, filters, 5, stride=2), nn.ReLU(),  # 24 -> 10
-            nn.Dropout(0.25),
-        )
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(filters * 10 * 10, hidden), nn.ReLU(), nn.Dropout(0.5),
-            nn.Linear(hidden, num_classes),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(self.normalize(x)))
-
-
-@register("puvae_b")
-class ClassifierB(nn.Module):
-    """Classifier B (CIFAR-10; Table 6, column B).
-
-    Input N x 3 x 32 x 32 in [0, 1], output logits N x ``num_classes``.
-    Conv(64, 3x3) -> Conv(128, 3x3) -> Conv(256, 3x3, stride 2) -> Dropout(0.25)
-    -> FC(512) -> Dropout(0.5) -> FC(256) -> FC(10).
-    """
-
-    def __init__(self, dataset: str = "cifar10", filters: int = 64, hidden: int = 512,
-                 num_classes: int = 10):
-        super().__init__()
-        _check_shape(dataset, 3, 32, "classifier B")
-        f = filters
-        self.normalize = normalizer(dataset)
-        self.features = nn.Sequential(
-            nn.Conv2d(3, f, 3), nn.ReLU(),                      # 32 -> 30
-            nn.Conv2d(f, 2 * f, 3), nn.ReLU(),                  # 30 -> 28
-            nn.Conv2d(2 * f, 4 * f, 3, stride=2), nn.ReLU(),    # 28 -> 13
-            nn.Dropout(0.25),
-        )
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(4 * f * 13 * 13, hidden), nn.ReLU(), nn.Dropout(0.5),
-            nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, num_classes),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(self.normalize(x)))
+from lib.models.layers import AtrousConv2d, check_shape, same2x2
+from lib.models.registry import register
 
 
 class ConditionalVAE(nn.Module):
@@ -156,7 +50,7 @@ class ConditionalVAE(nn.Module):
     def __init__(self, dataset: str, channels: int, size: int, what: str, *, z_dim: int,
                  num_classes: int, sample_at_inference: bool):
         super().__init__()
-        _check_shape(dataset, channels, size, what)
+        check_shape(dataset, channels, size, what)
         self.num_classes, self.z_dim = num_classes, z_dim
         self.sample_at_inference = sample_at_inference
 
@@ -236,7 +130,7 @@ class CVAE_D(ConditionalVAE):
                          sample_at_inference=sample_at_inference)
         f, g = filters, dec_filters or filters
         self.encoder = nn.Sequential(
-            _same2x2(3, 3), nn.ReLU(),
+            same2x2(3, 3), nn.ReLU(),
             nn.Conv2d(3, f, 2, dilation=2, padding=1), nn.ReLU(),
             nn.Conv2d(f, f, 2, dilation=2, padding=1), nn.ReLU(),
             nn.Conv2d(f, f, 2, dilation=2, padding=1), nn.ReLU(),
@@ -249,8 +143,8 @@ class CVAE_D(ConditionalVAE):
             nn.Linear(hidden, g * 16 * 16), nn.ReLU(),
         )
         self.decoder = nn.Sequential(
-            _same2x2(g, g), nn.ReLU(),
-            _same2x2(g, g), nn.ReLU(),
+            same2x2(g, g), nn.ReLU(),
+            same2x2(g, g), nn.ReLU(),
             nn.ConvTranspose2d(g, g, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),  # 16 -> 32
-            _same2x2(g, 3), nn.Sigmoid(),
+            same2x2(g, 3), nn.Sigmoid(),
         )

@@ -4,14 +4,13 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
-import torch
 
-from lib import plots, report
+from lib import plots, tables
 
 
 def test_save_table_writes_three_formats(tmp_path):
     table = pd.DataFrame({"attack": ["FGSM", "PGD"], "accuracy": [0.123456, 0.5]})
-    paths = report.save_table(table, tmp_path / "t1", caption="Accuracy")
+    paths = tables.save_table(table, tmp_path / "t1", caption="Accuracy")
     assert sorted(p.suffix for p in paths.values()) == [".csv", ".md", ".tex"]
     assert pd.read_csv(paths["csv"])["accuracy"].tolist() == [0.123456, 0.5]
     md = paths["md"].read_text()
@@ -20,7 +19,7 @@ def test_save_table_writes_three_formats(tmp_path):
 
 
 def test_compare_puts_report_beside_ours():
-    table = report.compare({"clean": (87.75, 85.0), "PGD eps 0.01": (12.47, None)})
+    table = tables.compare({"clean": (87.75, 85.0), "PGD eps 0.01": (12.47, None)})
     assert table.columns.tolist() == ["quantity", "report", "ours", "difference", "unit"]
     assert table["difference"].iloc[0] == pytest.approx(-2.75)
     assert pd.isna(table["difference"].iloc[1])

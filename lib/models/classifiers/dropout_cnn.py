@@ -26,33 +26,10 @@ import torch
 from torch import nn
 
 from lib import data as data_mod
-from lib.models import register
-from lib.models.common import normalizer
+from lib.models.layers import GaussianNoise, normalizer
+from lib.models.registry import register
 
 NOISE_PLACES = (None, "conv1", "dense")
-
-
-class GaussianNoise(nn.Module):
-    """Adds ``N(0, sigma^2)`` to every activation, in training *and* in eval mode.
-
-    Report 002, section 3.2. Shape-preserving (any shape). ``sigma = 0`` is the identity.
-    The draw uses torch's global generator, so ``lib.runtime.seed_everything`` makes a
-    whole evaluation reproducible.
-    """
-
-    def __init__(self, sigma: float = 0.05):
-        super().__init__()
-        if not sigma >= 0:
-            raise ValueError(f"noise sigma must be >= 0, got {sigma}")
-        self.sigma = float(sigma)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.sigma == 0:
-            return x
-        return x + self.sigma * torch.randn_like(x)
-
-    def extra_repr(self) -> str:
-        return f"sigma={self.sigma}"
 
 
 @register("dropout_cnn")

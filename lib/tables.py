@@ -5,19 +5,12 @@ difference, which is what every notebook's closing "report vs ours" table is.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import pandas as pd
 
-from lib import cache, runtime
-
-
-def output_dir(report: str, profile: str) -> Path:
-    """``figures/<profile>/<report>/``, created on demand."""
-    path = runtime.figures_dir() / profile / report
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+from lib import cache
 
 
 def save_table(table: pd.DataFrame, path: str | Path, *, caption: str = "",

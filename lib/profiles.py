@@ -15,10 +15,9 @@ parameter, a negative eps or an unknown dataset is a clear error.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -47,8 +46,7 @@ class Config(dict):
 
     @property
     def out_dir(self) -> Path:
-        from lib.report import output_dir
-        return output_dir(self["report"], self["profile"])
+        return runtime.output_dir(self["report"], self["profile"])
 
     def table(self) -> pd.DataFrame:
         """The parameters as a two-column table, for display at the top of a notebook."""
@@ -57,7 +55,9 @@ class Config(dict):
 
 def reports() -> list[str]:
     """Report ids that have a profile module (one per notebook)."""
-    return sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]))
+    from lib import reports as _reports
+
+    return _reports.ids()
 
 
 def default_profile(verbose: bool = True) -> str:
@@ -71,8 +71,9 @@ def default_profile(verbose: bool = True) -> str:
 def profiles_of(report: str) -> dict[str, dict]:
     if report not in reports():
         raise ConfigError(f"unknown report {report!r}; choose from {reports()}")
-    module = importlib.import_module(f"lib.profiles.{report}")
-    return module.PROFILES
+    from lib import reports as _reports
+
+    return _reports.profile_module(report).PROFILES
 
 
 def resolve(report: str, profile: str | None = None, overrides: Mapping[str, Any] | None = None
@@ -91,7 +92,9 @@ def resolve(report: str, profile: str | None = None, overrides: Mapping[str, Any
     params.update(overrides or {})
     validate(params)
     cfg = Config(report=report, profile=profile, **params)
-    check = getattr(importlib.import_module(f"lib.profiles.{report}"), "check", None)
+    from lib import reports as _reports
+
+    check = getattr(_reports.profile_module(report), "check", None)
     if check is not None:  # the notebook's own checks, also before anything runs
         check(cfg)
     return cfg

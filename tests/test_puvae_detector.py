@@ -11,8 +11,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lib import cache, models, profiles, puvae
-from lib.models.puvae_nets import AtrousConv2d
+from lib import attacks, cache, models, profiles
+from lib.defenses import puvae
+from lib.models.layers import AtrousConv2d
+from lib.reports.puvae_detector import experiment as exp
+from lib.reports.puvae_detector import reference
+from lib.reports.puvae_detector import tables as rtab
 
 N_CLASSES = 10
 
@@ -247,7 +251,7 @@ def test_reject_aware_margin_is_positive_only_for_accepted_wrong_labels():
         [3.0, 1.0, 0.0, 2.0],   # accepted, correct          -> negative
         [1.0, 3.0, 0.0, 5.0],   # rejected                   -> negative
     ])
-    m = puvae.reject_aware_margin(logits, y)
+    m = attacks.reject_aware_margin(logits, y)
     assert m.shape == (3,)
     assert m[0] > 0 and m[1] < 0 and m[2] < 0
 
@@ -272,8 +276,8 @@ def test_sweep_scores_three_defenses_consistently(nets, batch):
     x, y = batch[0][:8], batch[1][:8]
     pipe = puvae.PuVAEPipeline(vae, clf, 0.2)
     s = profiles.resolve("puvae_detector", "smoke", {})
-    settings = puvae.settings(s, "synthetic28")
-    grid, kept = puvae.sweep(clf, pipe, x, y, puvae.transfer_attacks(settings), [0.1, 0.3],
+    settings = exp.settings(s, "synthetic28")
+    grid, kept = exp.sweep(clf, pipe, x, y, exp.transfer_attacks(settings), [0.1, 0.3],
                              keep=[("PGD", 0.3)], progress_bar=False)
     assert list(grid.columns) == ["attack", "eps", "n", "no_defense", "puvae", "ours", "rejected",
                                   "rmse_mean"]
@@ -283,9 +287,9 @@ def test_sweep_scores_three_defenses_consistently(nets, batch):
     assert clean["ours"] <= clean["puvae"] + 1e-9
     assert (adv["ours"] >= adv["puvae"] - 1e-9).all()
     assert ("PGD", 0.3) in kept and kept[("PGD", 0.3)][0].shape == x.shape
-    worst = puvae.worst_case(grid)
+    worst = exp.worst_case(grid)
     assert set(worst["attack"]) == {"FGSM", "BIM", "PGD"}
-    table = puvae.robustness_table(grid, 0.3, "fashion_mnist")
+    table = rtab.robustness_table(grid, 0.3, "fashion_mnist")
     assert table["attack"].tolist() == ["No attack", "FGSM", "BIM", "PGD"]
     assert table.loc[1, "ours (report)"] == 87.9
     assert (table.loc[1:, "ours worst"] <= table.loc[1:, "ours"] + 1e-9).all()
@@ -294,18 +298,18 @@ def test_sweep_scores_three_defenses_consistently(nets, batch):
 # --------------------------------------------------------------------------- settings
 def test_per_dataset_settings_resolve_and_fail_fast():
     cfg = dict(profiles.resolve("puvae_detector", "paper"))
-    s = puvae.settings(cfg, "cifar10")
+    s = exp.settings(cfg, "cifar10")
     assert s.fpr == 0.03 and s.eps == 0.06 and s.z_dim == 1024 and s.clf_batch_size == 64
-    assert puvae.settings(cfg, "mnist").fpr == 0.001
-    grid = puvae.eps_grid(puvae.settings(cfg, "fashion_mnist"))
+    assert exp.settings(cfg, "mnist").fpr == 0.001
+    grid = exp.eps_grid(exp.settings(cfg, "fashion_mnist"))
     assert len(grid) == 30 and math.isclose(grid[0], 0.01) and math.isclose(grid[-1], 0.3)
     with pytest.raises(ValueError, match="no entry"):
-        puvae.settings(cfg, "synthetic28")
+        exp.settings(cfg, "synthetic28")
     bad = profiles.resolve("puvae_detector", "smoke", {"fpr": 1.0})
     with pytest.raises(ValueError, match="false-positive rate"):
-        puvae.check_config(bad)
+        exp.check_config(bad)
     with pytest.raises(ValueError, match="eps_range"):
-        puvae.check_config(profiles.resolve("puvae_detector", "smoke", {"eps_range": [0.3, 0.1]}))
+        exp.check_config(profiles.resolve("puvae_detector", "smoke", {"eps_range": [0.3, 0.1]}))
 
 
 def test_profiles_share_keys_and_paper_uses_the_report_settings():
@@ -317,14 +321,14 @@ def test_profiles_share_keys_and_paper_uses_the_report_settings():
     assert paper["vae_epochs"] == {"mnist": 350, "fashion_mnist": 350, "cifar10": 1024}
     assert paper["n_eps"] == 30 and (paper["w_rec"], paper["w_kl"], paper["w_ce"]) == (0.01, 0.1, 10.0)
     for name in ("smoke", "quick", "paper"):
-        puvae.check_config(profiles.resolve("puvae_detector", name))
+        exp.check_config(profiles.resolve("puvae_detector", name))
 
 
 def test_table_names_follow_the_report():
-    assert puvae.table_name("mnist") == "table3_mnist"
-    assert puvae.table_name("fashion_mnist") == "table4_fashion_mnist"
-    assert puvae.table_name("cifar10") == "table5_cifar10"
-    assert puvae.table_name("synthetic28") == "table_synthetic28"
+    assert reference.table_name("mnist") == "table3_mnist"
+    assert reference.table_name("fashion_mnist") == "table4_fashion_mnist"
+    assert reference.table_name("cifar10") == "table5_cifar10"
+    assert reference.table_name("synthetic28") == "table_synthetic28"
 
 
 def test_report_vs_ours_puts_the_report_beside_ours():
@@ -335,7 +339,7 @@ def test_report_vs_ours_puts_the_report_beside_ours():
     worst = pd.DataFrame({"attack": ["PGD"], "eps": [0.2], "rejected": [0.05]})
     adaptive = pd.DataFrame({"defense": ["PuVAE + detector"], "attack": ["worst of both"],
                              "eps": [0.3], "accuracy": [0.1]})
-    out = puvae.report_vs_ours("fashion_mnist", table, clf_acc=0.9, rmse_clean=0.1, rmse_adv=0.2,
+    out = rtab.report_vs_ours("fashion_mnist", table, clf_acc=0.9, rmse_clean=0.1, rmse_adv=0.2,
                                worst=worst, adaptive=adaptive, eps=0.3)
     row = out.set_index("quantity").loc["F-MNIST: PGD, ours (Tables 3-5)"]
     assert row["report"] == 77.1 and row["ours"] == 70.0

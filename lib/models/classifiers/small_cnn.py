@@ -1,37 +1,15 @@
-"""Building blocks every classifier shares: normalisation inside the model.
-
-Convention (as in RobustBench): a classifier takes images in [0, 1],
-N x C x H x W, and returns logits N x K. Dataset normalisation is the first
-layer, so attacks, eps and defenses all live in pixel space.
-"""
+"""A small two-conv CNN: the tests, the smoke profiles and the library tour."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from lib import data as data_mod
+from lib.models.layers import normalizer
+from lib.models.registry import register
 
 
-class Normalize(nn.Module):
-    """``(x - mean) / std`` per channel; buffers, so they follow ``.to(device)``."""
-
-    def __init__(self, mean, std):
-        super().__init__()
-        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
-
-    def extra_repr(self) -> str:
-        return f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}"
-
-
-def normalizer(dataset: str) -> Normalize:
-    meta = data_mod.info(dataset)
-    return Normalize(meta.mean, meta.std)
-
-
+@register("small_cnn")
 class SmallCNN(nn.Module):
     """A small two-conv CNN for tests, the smoke profile and the library notebook.
 

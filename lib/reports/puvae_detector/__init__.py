@@ -1,0 +1,1 @@
+"""Report notebook `notebooks/puvae_detector.py`: its parameters and its own code."""

@@ -1,0 +1,251 @@
+"""Report 001's experiment, one function per notebook step: settings per dataset, data,
+training, transfer-attack sweeps, the adaptive evaluation and the worst eps.
+
+The defense itself is :mod:`lib.defenses.puvae`; tables and figures are in
+:mod:`lib.reports.puvae_detector.tables` and ``.figures``.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from lib import attacks, models, runtime
+from lib import data as data_mod
+from lib import train as train_mod
+from lib.defenses.puvae import PuVAEPipeline, adaptive_attack, check_fpr, freeze, puvae_loss, report_correct
+from lib.evaluate import attack_in_batches, predict
+from lib.progress import progress
+
+# --------------------------------------------------------------------------- settings
+_PER_DATASET_HINT = "a value, or a dict {dataset: value} with an entry for every dataset"
+
+
+def settings(cfg: Mapping, dataset: str) -> SimpleNamespace:
+    """The parameters for one dataset: a dict-valued parameter ``{dataset: value}`` is
+    resolved to its entry, any other value is shared. Checked before any compute."""
+    out = {}
+    for key, value in cfg.items():
+        if isinstance(value, Mapping) and key not in ("overrides",):
+            if dataset not in value:
+                raise ValueError(f"parameter {key!r} has no entry for {dataset!r}; "
+                                 f"give {_PER_DATASET_HINT}")
+            value = value[dataset]
+        out[key] = value
+    out["dataset"] = dataset
+    s = SimpleNamespace(**out)
+    _check_settings(s)
+    return s
+
+
+def check_config(cfg: Mapping) -> list[SimpleNamespace]:
+    """Resolve and check the settings of every dataset in ``cfg['datasets']`` up front."""
+    datasets = cfg["datasets"]
+    if isinstance(datasets, str) or not datasets:
+        raise ValueError(f"datasets must be a non-empty list of dataset names, got {datasets!r}")
+    return [settings(cfg, d) for d in datasets]
+
+
+def _check_settings(s: SimpleNamespace) -> None:
+    check_fpr(s.fpr)
+    if not (isinstance(s.eps_range, (list, tuple)) and len(s.eps_range) == 2
+            and 0 < s.eps_range[0] <= s.eps_range[1]):
+        raise ValueError(f"eps_range must be [low, high] with 0 < low <= high, got {s.eps_range!r}")
+    if s.n_eps < 1:
+        raise ValueError(f"n_eps must be >= 1, got {s.n_eps}")
+    if not s.eps > 0:
+        raise ValueError(f"eps must be > 0, got {s.eps}")
+    for key in ("w_rec", "w_kl", "w_ce"):
+        if not getattr(s, key) >= 0:
+            raise ValueError(f"{key} must be >= 0, got {getattr(s, key)}")
+    for key in ("bim_rel_step", "pgd_rel_step", "adaptive_rel_step"):
+        if not getattr(s, key) > 0:
+            raise ValueError(f"{key} must be > 0, got {getattr(s, key)}")
+    for key in ("bim_steps", "pgd_steps", "adaptive_steps", "adaptive_eot", "adaptive_restarts",
+                "clf_epochs", "vae_epochs", "z_dim", "n_val"):
+        value = getattr(s, key)
+        if not isinstance(value, int) or value < (0 if key.endswith("epochs") else 1):
+            raise ValueError(f"{key} must be a positive integer, got {value!r}")
+    if any(not e > 0 for e in s.adaptive_eps):
+        raise ValueError(f"adaptive_eps must be positive, got {s.adaptive_eps}")
+    data_mod.info(s.dataset)
+
+
+def eps_grid(s: SimpleNamespace) -> list[float]:
+    """``n_eps`` evenly spaced eps in ``eps_range`` (report Figure 7: 30 values in
+    [0.01, 0.3] for MNIST / Fashion-MNIST, [0.002, 0.06] for CIFAR-10), plus the table's eps."""
+    lo, hi = s.eps_range
+    grid = np.linspace(lo, hi, s.n_eps) if s.n_eps > 1 else np.array([hi])
+    return sorted({round(float(e), 6) for e in grid} | {round(float(s.eps), 6)})
+
+
+# --------------------------------------------------------------------------- data and models
+def load_splits(s: SimpleNamespace):
+    """(train, val, test) :class:`~lib.data.ImageData`. ``val`` (``n_val`` images, held out
+    from both networks' training) only sets the detector's threshold (report section 5.1)."""
+    n = None if s.n_train is None else s.n_train + s.n_val
+    full = data_mod.load(s.dataset, "train", n=n, seed=s.seed)
+    train, val = data_mod.train_val_split(full, s.n_val, seed=s.seed)
+    test = data_mod.load(s.dataset, "test", n=s.n_test, seed=s.seed)
+    return train, val, test
+
+
+def architecture_names(dataset: str) -> tuple[str, str]:
+    """(classifier, CVAE) registry names: A and C for 1 x 28 x 28 images, B and D for 3 x 32 x 32."""
+    shape = data_mod.info(dataset).shape
+    if shape == (1, 28, 28):
+        return "puvae_a", "puvae_c"
+    if shape == (3, 32, 32):
+        return "puvae_b", "puvae_d"
+    raise ValueError(f"no Table 6 architecture for images of shape {shape}")
+
+
+def _width(**kw) -> dict:
+    """Keep only the width arguments a profile sets (``None`` means Table 6's size)."""
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def build_classifier(s: SimpleNamespace) -> nn.Module:
+    name, _ = architecture_names(s.dataset)
+    runtime.seed_everything(s.seed)
+    return models.build(name, dataset=s.dataset, **_width(filters=s.clf_filters, hidden=s.clf_hidden))
+
+
+def build_cvae(s: SimpleNamespace) -> nn.Module:
+    _, name = architecture_names(s.dataset)
+    runtime.seed_everything(s.seed + 1)
+    return models.build(name, dataset=s.dataset, z_dim=s.z_dim,
+                        sample_at_inference=s.sample_at_inference,
+                        **_width(filters=s.vae_filters, hidden=s.vae_hidden,
+                                 dec_filters=s.vae_dec_filters))
+
+
+def train_classifier(s: SimpleNamespace, train: data_mod.ImageData, val=None, device=None):
+    """Classifier A or B with Table 1's batch size and epochs (Adam; the report names no
+    optimiser). Returns :class:`lib.train.FitResult`."""
+    cfg = train_mod.TrainConfig(epochs=s.clf_epochs, batch_size=s.clf_batch_size, optimizer="adam",
+                                lr=s.clf_lr, weight_decay=0.0, scheduler=s.scheduler, seed=s.seed)
+    return train_mod.fit(build_classifier(s), train, cfg, name=f"puvae-clf-{s.dataset}", val=val,
+                         device=device)
+
+
+def train_puvae(s: SimpleNamespace, classifier: nn.Module, train: data_mod.ImageData, device=None):
+    """Conditional VAE C or D trained with :func:`puvae_loss` (Table 2's batch size, epochs
+    and z size in the paper profile). The classifier is frozen first. Returns a FitResult."""
+    freeze(classifier)
+    loss_fn = functools.partial(puvae_loss, classifier=classifier, w_rec=float(s.w_rec),
+                                w_kl=float(s.w_kl), w_ce=float(s.w_ce), kl_reduction=s.kl_reduction)
+    cfg = train_mod.TrainConfig(epochs=s.vae_epochs, batch_size=s.vae_batch_size, optimizer="adam",
+                                lr=s.vae_lr, weight_decay=0.0, scheduler=s.scheduler, seed=s.seed)
+    # val=None: fit's val_acc is model(x).argmax, which means nothing for a CVAE.
+    return train_mod.fit(build_cvae(s), train, cfg, name=f"puvae-cvae-{s.dataset}",
+                         loss_fn=loss_fn, device=device)
+
+
+def adaptive_evaluation(s: SimpleNamespace, classifier: nn.Module,
+                        pipelines: Mapping[str, PuVAEPipeline], x: torch.Tensor, y: torch.Tensor,
+                        *, progress_bar: bool = True) -> pd.DataFrame:
+    """Transfer PGD (made on the classifier, as the report) against adaptive PGD (made on
+    the defense itself, :func:`adaptive_attack`) for each defense and each eps of
+    ``s.adaptive_eps``, scored as the report. Rows per (defense, eps): ``PGD transfer``,
+    ``adaptive PGD`` and ``worst of both`` (an input counts only if it survives both).
+    Columns: defense, attack, eps, n, accuracy, rejected, rmse_mean, linf_max, in_box.
+    """
+    transfer = transfer_attacks(s, seed=s.seed + 7)["PGD"]
+    rows = []
+    jobs = [(eps, name) for eps in s.adaptive_eps for name in pipelines]
+    x_tr = {}
+    for eps, name in progress(jobs, desc="adaptive attacks", disable=not progress_bar):
+        pipe = pipelines[name]
+        if eps not in x_tr:
+            x_tr[eps] = attack_in_batches(transfer, classifier, x, y, eps, 250)
+        x_ad = adaptive_attack(pipe, x, y, eps, steps=s.adaptive_steps, rel_step=s.adaptive_rel_step,
+                               eot=s.adaptive_eot, restarts=s.adaptive_restarts, seed=s.seed)
+        torch.manual_seed(s.seed + 1)  # fresh sampling draws for the final decisions
+        ok_all = None
+        for attack, xa in (("PGD transfer", x_tr[eps]), ("adaptive PGD", x_ad)):
+            dec = pipe.decide(xa)
+            ok = report_correct(dec.label, y, adversarial=True, reject_label=pipe.reject_label)
+            ok_all = ok if ok_all is None else ok_all & ok
+            rows.append({"defense": name, "attack": attack, "eps": float(eps), "n": len(y),
+                         "accuracy": ok.float().mean().item(),
+                         "rejected": dec.rejected.float().mean().item(),
+                         "rmse_mean": dec.rmse.mean().item(),
+                         "linf_max": (xa - x).abs().amax().item(),
+                         "in_box": bool(xa.min() >= 0 and xa.max() <= 1)})
+        rows.append({"defense": name, "attack": "worst of both", "eps": float(eps), "n": len(y),
+                     "accuracy": ok_all.float().mean().item()})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- transfer attacks
+def transfer_attacks(s: SimpleNamespace, seed: int | None = None) -> dict[str, Callable]:
+    """FGSM, BIM and PGD (L-inf) as ``attack(model, x, y, eps) -> x_adv``, to be made against
+    the undefended classifier as in the report (section 5; Foolbox there). Step sizes are
+    relative to eps (``bim_rel_step``, ``pgd_rel_step``); PGD's random starts come from a
+    generator seeded here, so a run is repeatable."""
+    gen = torch.Generator().manual_seed(s.seed if seed is None else seed)
+
+    def fgsm(model, x, y, eps):
+        return attacks.fgsm(model, x, y, eps, "inf")
+
+    def bim(model, x, y, eps):
+        return attacks.bim(model, x, y, eps, "inf", steps=s.bim_steps, step_size=s.bim_rel_step * eps)
+
+    def pgd(model, x, y, eps):
+        return attacks.pgd(model, x, y, eps, "inf", steps=s.pgd_steps,
+                           step_size=s.pgd_rel_step * eps, generator=gen)
+
+    return {"FGSM": fgsm, "BIM": bim, "PGD": pgd}
+
+
+def sweep(classifier: nn.Module, pipeline: PuVAEPipeline, x: torch.Tensor, y: torch.Tensor,
+          attack_fns: Mapping[str, Callable], eps_list: Sequence[float], *, seed: int = 0,
+          batch_size: int = 250, keep: Sequence[tuple[str, float]] = (), progress_bar: bool = True):
+    """Transfer attacks on the classifier, scored for the three defenses, over eps.
+
+    For each attack and eps: ``x_adv = attack(classifier, x, y, eps)``, then the accuracy
+    of the undefended classifier (``no_defense``), of PuVAE (``puvae``) and of PuVAE +
+    detector under the report's scoring (``ours``), the share of inputs rejected, i.e.
+    predictions equal to the "adversarial" label (report Figure 8), and the mean RMSE of
+    the best reconstruction. A first row ``attack="none", eps=0`` scores clean inputs
+    (a rejection is then an error). Returns ``(table, {(attack, eps): (x_adv, Decision)})``
+    for the pairs in ``keep``.
+    """
+    torch.manual_seed(seed)  # the CVAE's sampling
+    rows, kept = [], {}
+
+    def score(name, eps, xa, adversarial):
+        plain = predict(classifier, xa, batch_size)
+        dec = pipeline.decide(xa, batch_size)
+        rows.append({
+            "attack": name, "eps": float(eps), "n": len(y),
+            "no_defense": (plain == y).float().mean().item(),
+            "puvae": (dec.puvae == y).float().mean().item(),
+            "ours": report_correct(dec.label, y, adversarial=adversarial,
+                                   reject_label=pipeline.reject_label).float().mean().item(),
+            "rejected": dec.rejected.float().mean().item(),
+            "rmse_mean": dec.rmse.mean().item(),
+        })
+        if (name, float(eps)) in {(a, float(e)) for a, e in keep}:
+            kept[(name, float(eps))] = (xa, dec)
+
+    score("none", 0.0, x, adversarial=False)
+    jobs = [(a, e) for a in attack_fns for e in eps_list]
+    for name, eps in progress(jobs, desc="transfer attacks", disable=not progress_bar):
+        xa = attack_in_batches(attack_fns[name], classifier, x, y, eps, batch_size)
+        score(name, eps, xa, adversarial=True)
+    return pd.DataFrame(rows), kept
+
+
+def worst_case(grid: pd.DataFrame) -> pd.DataFrame:
+    """Per attack, the eps of the grid at which PuVAE + detector does worst (report's
+    "Ours (worst)" and the diamond of Figures 7-8). Columns: attack, eps, ours, rejected."""
+    adv = grid[grid["attack"] != "none"]
+    idx = adv.groupby("attack", sort=False)["ours"].idxmin()
+    return adv.loc[idx, ["attack", "eps", "ours", "puvae", "rejected"]].reset_index(drop=True)
