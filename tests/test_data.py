@@ -1,10 +1,10 @@
-"""lib.data: synthetic data, subsets, splits, augmentation, missing-data errors."""
+"""lib.data: synthetic data, subsets, splits, augmentation, missing-data errors.
+
+Sources and checksums: test_data_sources.py; cifar10_jpeg: test_data_cifar10_jpeg.py;
+the real files: test_data_real.py.
+"""
 from __future__ import annotations
 
-import gzip
-import struct
-
-import numpy as np
 import pytest
 import torch
 
@@ -74,23 +74,6 @@ def test_missing_dataset_says_how_to_get_it(tmp_path):
         data.load("cifar10", "test", root=tmp_path, download=False)
 
 
-def _idx(path, magic, count, payload):
-    with gzip.open(path, "wb") as f:
-        f.write(struct.pack(">II", magic, count) + payload)
-
-
-def test_debian_files_are_verified(tmp_path):
-    """A corrupted (here: truncated label) file is refused, not silently used."""
-    src = tmp_path / "debian"
-    src.mkdir()
-    _idx(src / "train-images-idx3-ubyte.gz", 2051, 60000, struct.pack(">II", 28, 28) + bytes(60000 * 784))
-    _idx(src / "train-labels-idx1-ubyte.gz", 2049, 60000, np.repeat(np.arange(10, dtype=np.uint8), 6000).tobytes())
-    _idx(src / "t10k-images-idx3-ubyte.gz", 2051, 10000, struct.pack(">II", 28, 28) + bytes(10000 * 784))
-    _idx(src / "t10k-labels-idx1-ubyte.gz", 2049, 10000, bytes(9999))
-    with pytest.raises(data.DatasetUnavailable, match="t10k-labels.*failed verification"):
-        data.install_debian_fashion_mnist(tmp_path / "root", source=src)
-
-
 @pytest.mark.realdata
 def test_real_fashion_mnist(real_fashion_mnist):
     train, test = real_fashion_mnist
@@ -98,3 +81,35 @@ def test_real_fashion_mnist(real_fashion_mnist):
     assert test.x.shape[1:] == (1, 28, 28) and 0 <= test.x.min() and test.x.max() <= 1
     assert torch.bincount(test.y, minlength=10).tolist() == [1000] * 10
     assert test.classes[9] == "Ankle boot"
+
+
+def test_unknown_names_list_the_choices():
+    with pytest.raises(ValueError, match=r"unknown dataset 'cifar100'; choose one of \[.*'cifar10_jpeg'"):
+        data.load("cifar100")
+    with pytest.raises(ValueError, match=r"unknown split 'val'; choose one of \['train', 'test'\]"):
+        data.load("synthetic28", "val")
+    with pytest.raises(TypeError, match="dataset name must be a str, got list"):
+        data.load(["mnist"])
+
+
+@pytest.mark.parametrize("n", [0, -5, 2.5, True, "10"])
+def test_n_must_be_a_positive_integer(n):
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        data.load("synthetic28", "train", n=n)
+
+
+def test_every_dataset_has_a_display_name():
+    for name, meta in data.DATASETS.items():
+        assert meta.name == name and meta.title and meta.how_to_get
+    assert data.info("cifar10").note == "" and data.info("mnist").title == "MNIST"
+
+
+def test_split_size_is_known_without_loading(tmp_path):
+    assert data.split_size("mnist", "train") == 60000 and data.split_size("cifar10_jpeg", "test") == 10000
+    assert data.split_size("synthetic28", "train") is None
+    with pytest.raises(ValueError, match="unknown split"):
+        data.split_size("mnist", "validation")
+    # checked before looking for the data: a ValueError, not DatasetUnavailable
+    with pytest.raises(ValueError, match=r"n=10001 is larger than the test split of 'cifar10' \(10000 images\)"):
+        data.load("cifar10", "test", root=tmp_path, download=False, n=10001)
+    assert data.ensure("synthetic32") == "generated on the fly"
