@@ -1,17 +1,23 @@
 # Reproducible study of adversarial robustness: `make help` lists the targets.
 #
 # The environment: the active conda env if there is one (see environment.yml),
-# else a .venv made here. Everything below installs what it needs first.
+# else a .venv made here. Every target installs what it needs first.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PROFILE ?=
-REPORTS ?=
-PARAMS ?=
 PYTHON ?= python3
 KERNEL := adversarial-study
-export OMP_WAIT_POLICY ?= PASSIVE
+
+# What a user types after `make` (PROFILE, REPORTS, PARAMS, LAB_ARGS) never reaches a shell:
+# `$(value ...)` takes it unexpanded and it travels to Python in the environment, where
+# lib.runner reads it as plain text. Backticks, $(...) and ; in it are just characters.
+export ADV_PROFILE := $(value PROFILE)
+export ADV_PARAMS := $(value PARAMS)
+export ADV_LAB_ARGS := $(value LAB_ARGS)
+ifneq ($(origin REPORTS),undefined)
+export ADV_REPORTS := $(value REPORTS)
+endif
 
 ifneq ($(strip $(CONDA_PREFIX)),)
 ifneq ($(CONDA_DEFAULT_ENV),base)
@@ -21,16 +27,18 @@ endif
 ENV_DIR ?= .venv
 PY := $(ENV_DIR)/bin/python
 STAMP := $(ENV_DIR)/.adversarial-study-installed
-FMNIST := data/FashionMNIST/raw/t10k-labels-idx1-ubyte
+DEBIAN_FMNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: help install data data-quick test reproduce lab benchmark clean clean-results
+.PHONY: help install data data-quick data-test notebooks lint test reproduce lab benchmark clean clean-results
 
 help: ## list the targets
-	@echo "Usage: make <target> [PROFILE=smoke|quick|paper] [REPORTS=\"id ...\"] [PARAMS=\"k=v ...\"]"
+	@echo "Usage: make <target> [PROFILE=smoke|quick|paper] [REPORTS=\"id ...\"] [PARAMS=\"name=value ...\"]"
 	@echo
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 	@echo
-	@echo "Reports: $$(ls notebooks/*.ipynb 2>/dev/null | xargs -n1 basename 2>/dev/null | sed 's/.ipynb//' | tr '\n' ' ')"
+	@echo "Reports: $$(ls notebooks/*.py 2>/dev/null | xargs -n1 basename 2>/dev/null | sed 's/.py$$//' | tr '\n' ' ')"
+	@echo "PARAMS: space-separated name=value; quote a value with spaces: PARAMS=\"epochs=2 'eps=[0.1, 0.2]'\""
+	@echo "A report's parameters, types and ranges: $(PY) -m lib.runner --describe <report>"
 
 install: $(STAMP) ## make the environment: packages, test extras, the Jupyter kernel
 
@@ -42,27 +50,44 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
 	@touch $@
 
-data-quick: $(FMNIST) ## get Fashion-MNIST (the quick profile's data)
-
-$(FMNIST): | $(STAMP)
-	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+# Debian's Fashion-MNIST, when the data folder ($ADV_DATA_DIR, default data/) lacks it and
+# apt can install it (offline machines); lib.data verifies what it copies.
+define debian_fashion_mnist
+	@if ! $(PY) -m lib.data fetch --offline --quiet fashion_mnist 2>/dev/null && [ ! -d $(DEBIAN_FMNIST) ] \
+		&& command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		echo ">> installing Debian's dataset-fashion-mnist"; \
 		(apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
-		 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null)) || true; fi
-	$(PY) -m lib.data fetch fashion_mnist
+		 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1)) || true; fi
+endef
 
-data: $(STAMP) data-quick ## get every dataset the paper profile needs (MNIST, Fashion-MNIST, CIFAR-10)
-	$(PY) -m lib.data fetch mnist fashion_mnist cifar10
+data: $(STAMP) ## get every dataset: MNIST, Fashion-MNIST, CIFAR-10 JPEG copy (mirror/Debian/online), CIFAR-10 (online)
+	$(debian_fashion_mnist)
+	$(PY) -m lib.data fetch mnist fashion_mnist cifar10_jpeg
+	@$(PY) -m lib.data fetch cifar10 || echo ">> the original CIFAR-10 needs network access; offline, the notebooks use dataset=cifar10_jpeg"
 
-test: $(STAMP) $(FMNIST) ## run the test-suite: lib unit tests + every notebook under the smoke profile
+data-quick: $(STAMP) ## get the quick profiles' data (MNIST, Fashion-MNIST, the CIFAR-10 JPEG copy)
+	$(debian_fashion_mnist)
+	$(PY) -m lib.data fetch mnist fashion_mnist cifar10_jpeg
+
+data-test: $(STAMP)
+	$(debian_fashion_mnist)
+	@$(PY) -m lib.data fetch mnist fashion_mnist cifar10_jpeg || \
+		echo ">> some real data are missing: the tests that need them are skipped (the smoke profile needs none)"
+
+notebooks: $(STAMP) ## sync each notebooks/<id>.py with its .ipynb (jupytext; the newer one wins)
+	$(ENV_DIR)/bin/jupytext --sync notebooks/*.py
+
+lint: $(STAMP) ## ruff on lib/, notebooks/ and tests/
+	$(ENV_DIR)/bin/ruff check lib notebooks tests
+
+test: $(STAMP) lint data-test ## lint, unit tests, every notebook under the smoke profile
 	ADV_PROGRESS=0 $(PY) -m pytest tests
 
-reproduce: $(STAMP) $(FMNIST) ## run every notebook with papermill -> figures/<profile>/<report>/
-	$(PY) -m lib.runner $(if $(PROFILE),--profile $(PROFILE)) \
-		$(if $(REPORTS),--reports $(REPORTS)) $(foreach p,$(PARAMS),--param $(p))
+reproduce: $(STAMP) ## run the notebooks with papermill -> figures/<profile>/<report>/
+	$(PY) -m lib.runner --from-env
 
-lab: $(STAMP) ## open JupyterLab on the notebooks with the project's kernel
-	$(ENV_DIR)/bin/jupyter lab notebooks/
+lab: $(STAMP) ## JupyterLab on the notebooks with the project's kernel (LAB_ARGS="--port 9999 ...")
+	$(PY) -m lib.lab
 
 benchmark: $(STAMP) ## time the attacks and the training loop on this machine
 	ADV_PROGRESS=0 $(PY) -m lib.benchmark

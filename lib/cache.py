@@ -72,16 +72,24 @@ def config_hash(*parts: Any, length: int = 12) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:length]
 
 
+#: Temporary files are named ``.<stem>.tmp<pid>-<random><suffix>``, so that a later run can
+#: tell the leftovers of a killed process from the files of one still writing.
+_TMP_MARK = ".tmp"
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success rename it into place, else delete it."""
+    """Yield a temporary path next to ``path``; on success rename it into place (mode 0644),
+    else delete it. A reader sees the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}{_TMP_MARK}{os.getpid()}-", suffix=path.suffix,
+                               dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600: results are meant to be read by others
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -94,7 +102,49 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     return Path(path)
 
 
+def load(path: str | Path, map_location=None) -> Any:
+    """``torch.load`` of a file we wrote: tensors, containers and plain values only
+    (``weights_only=True``), so a planted checkpoint cannot run code."""
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
 def atomic_write_text(text: str, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def make_readable(path: str | Path) -> None:
+    """Files 0644 and folders 0755 under ``path`` (the results of a run are for everyone)."""
+    path = Path(path)
+    items = [path, *path.rglob("*")] if path.is_dir() else [path]
+    for item in items:
+        os.chmod(item, 0o755 if item.is_dir() else 0o644)
+
+
+def clean_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files :func:`atomic_path` left in ``folder`` when its process was
+    killed (their pid is no longer alive); return what was removed."""
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for tmp in folder.glob(f".*{_TMP_MARK}*-*"):
+        pid = tmp.name.split(_TMP_MARK, 1)[1].split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)) and tmp.is_file():
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """True if a process with this pid exists (this one included)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -15,6 +15,7 @@ or below; a failure points at gradient masking or a broken attack.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
@@ -111,7 +112,8 @@ def accuracy_distortion_curve(model, x: torch.Tensor, y: torch.Tensor, x_adv: to
 
 def sanity_checks(results: pd.DataFrame, *, chance: float, single_step: str | None = None,
                   iterative: Sequence[str] = (), large_eps: float | bool | None = None,
-                  tolerance: float | None = None) -> pd.DataFrame:
+                  tolerance: float | None = None, clean_accuracy: float | None = None,
+                  n_clean: int | None = None) -> pd.DataFrame:
     """The checks of Carlini et al. (2019) on a :func:`robust_accuracy` table.
 
     - *monotone*: for each attack, accuracy does not rise as eps grows;
@@ -160,4 +162,36 @@ def sanity_checks(results: pd.DataFrame, *, chance: float, single_step: str | No
         ok = acc <= chance + tol
         rows.append({"check": "near or below chance at large eps", "attack": name, "passed": ok,
                      "detail": f"accuracy {acc:.3f} at eps {eps:g} (chance {chance:.2f})"})
-    return pd.DataFrame(rows, columns=["check", "attack", "passed", "detail"])
+    table = pd.DataFrame(rows, columns=["check", "attack", "passed", "detail"])
+    return _require_trained(table, results, chance, clean_accuracy, n_clean)
+
+
+def _clean_of(results: pd.DataFrame) -> tuple[float | None, int | None]:
+    """Clean accuracy from the eps-0 rows of an ``"all"``-convention table, if it has them."""
+    if "convention" not in results or not len(results):
+        return None, None
+    clean = results[(results["eps"] == 0) & (results["convention"] == "all")]
+    if clean.empty:
+        return None, None
+    return float(clean["accuracy"].iloc[0]), int(clean["n"].iloc[0])
+
+
+def _require_trained(table: pd.DataFrame, results: pd.DataFrame, chance: float,
+                     clean_accuracy: float | None, n_clean: int | None) -> pd.DataFrame:
+    """Prepend "model better than chance"; on a model at chance no other check can pass,
+    because an untrained model trivially "survives" or "falls to chance" under any attack."""
+    if clean_accuracy is None:
+        clean_accuracy, n_clean = _clean_of(results)
+    if clean_accuracy is None:
+        return table
+    n = n_clean or (int(results["n"].max()) if len(results) else 1)
+    margin = 2 * math.sqrt(chance * (1 - chance) / max(n, 1))
+    trained = clean_accuracy > chance + margin
+    first = pd.DataFrame([{"check": "model better than chance (trained)", "attack": "none",
+                           "passed": trained,
+                           "detail": f"clean accuracy {clean_accuracy:.3f} vs chance {chance:.2f} "
+                                     f"(+{margin:.3f}, two standard errors at n = {n})"}])
+    if not trained:
+        table = table.assign(passed=False,
+                             detail="model at chance (untrained): " + table["detail"].astype(str))
+    return pd.concat([first, table], ignore_index=True)

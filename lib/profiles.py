@@ -1,17 +1,19 @@
-"""Parameter sets per notebook: ``smoke``, ``quick`` and ``paper``.
+"""Parameter sets per notebook, ``smoke``, ``quick`` and ``paper``, checked before anything runs.
 
-Each notebook ``notebooks/<report>.ipynb`` has a module ``lib/profiles/<report>.py``
-with a dict ``PROFILES = {"smoke": {...}, "quick": {...}, "paper": {...}}``;
-the three share one set of keys, and those keys are the notebook's parameters.
-The module may define ``check(cfg)`` for its own checks; it raises ConfigError.
+Each report ``lib/reports/<id>/profile.py`` declares
+
+- ``PARAMS``: ``{name: spec}``, a type and range for every parameter (:mod:`lib.params`);
+- ``PROFILES``: ``{"smoke": {...}, "quick": {...}, "paper": {...}}``, one value per parameter;
+- optionally ``check(cfg)``: constraints between parameters; raises :class:`ConfigError`.
 
 - smoke: synthetic data, seconds per notebook; what the tests run.
-- quick: real Fashion-MNIST on a CPU; all reports together in about 15 minutes.
+- quick: the reports' own datasets (subsets) on a 2-core CPU, each notebook within 5 minutes.
 - paper: each report's own datasets and hyperparameters, for a GPU.
 
-With no profile: ``paper`` when a GPU is present, ``quick`` otherwise.
-Everything is checked before any compute: an unknown report, profile or
-parameter, a negative eps or an unknown dataset is a clear error.
+With no profile: ``paper`` when a GPU is present, ``quick`` otherwise. :func:`resolve` is
+the one path every value takes, from a notebook's ``overrides`` and from ``make reproduce``
+alike: unknown names, wrong types, out-of-range or non-finite values and subsets larger
+than their split are refused with a message that names the parameter.
 """
 from __future__ import annotations
 
@@ -22,13 +24,16 @@ from typing import Any
 import pandas as pd
 
 from lib import runtime
+from lib.params import ConfigError, Param
+
+__all__ = ["ConfigError", "Config", "PROFILE_NAMES", "resolve", "reports", "specs_of",
+           "profiles_of", "parse_overrides", "default_profile"]
 
 PROFILE_NAMES = ("smoke", "quick", "paper")
 NOTEBOOK_DIR = runtime.REPO_ROOT / "notebooks"
 
-
-class ConfigError(ValueError):
-    """A bad report, profile or parameter; raised before anything runs."""
+#: Subset sizes and the split they are drawn from (``n_val`` comes out of the training split).
+_SPLIT_OF = {"n_train": "train", "n_val": "train", "n_test": "test"}
 
 
 class Config(dict):
@@ -60,6 +65,23 @@ def reports() -> list[str]:
     return _reports.ids()
 
 
+def _module(report: str):
+    from lib import reports as _reports
+
+    if not isinstance(report, str) or report not in reports():
+        raise ConfigError(f"unknown report {report!r}; choose from {reports()}")
+    return _reports.profile_module(report)
+
+
+def profiles_of(report: str) -> dict[str, dict]:
+    return _module(report).PROFILES
+
+
+def specs_of(report: str) -> dict[str, Param]:
+    """``{name: spec}`` of every parameter of ``report`` (seed and device included)."""
+    return _module(report).PARAMS
+
+
 def default_profile(verbose: bool = True) -> str:
     profile = "paper" if runtime.has_gpu() else "quick"
     if verbose:
@@ -68,75 +90,74 @@ def default_profile(verbose: bool = True) -> str:
     return profile
 
 
-def profiles_of(report: str) -> dict[str, dict]:
-    if report not in reports():
-        raise ConfigError(f"unknown report {report!r}; choose from {reports()}")
-    from lib import reports as _reports
-
-    return _reports.profile_module(report).PROFILES
-
-
 def resolve(report: str, profile: str | None = None, overrides: Mapping[str, Any] | None = None
             ) -> Config:
     """The parameters of ``report`` under ``profile``, with ``overrides`` applied and checked."""
-    table = profiles_of(report)
+    module = _module(report)
     if profile is None:
         profile = default_profile()
     if profile not in PROFILE_NAMES:
         raise ConfigError(f"unknown profile {profile!r}; choose from {list(PROFILE_NAMES)}")
-    params = dict(table[profile])
-    unknown = sorted(set(overrides or {}) - set(params))
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ConfigError(f"overrides must be a dict {{name: value}}, got {type(overrides).__name__}")
+    specs, params = module.PARAMS, dict(module.PROFILES[profile])
+    unknown = sorted(set(overrides or {}) - set(specs))
     if unknown:
         raise ConfigError(f"unknown parameter(s) {unknown} for {report!r}; "
-                          f"parameters are {sorted(params)}")
+                          f"parameters are {sorted(specs)}")
     params.update(overrides or {})
-    validate(params)
-    cfg = Config(report=report, profile=profile, **params)
-    from lib import reports as _reports
-
-    check = getattr(_reports.profile_module(report), "check", None)
-    if check is not None:  # the notebook's own checks, also before anything runs
+    checked = {name: specs[name].check(name, params[name]) for name in specs}
+    _check_subset_sizes(checked)
+    cfg = Config(report=report, profile=profile, **checked)
+    check = getattr(module, "check", None)
+    if check is not None:  # constraints between parameters, also before anything runs
         check(cfg)
     return cfg
 
 
-def validate(params: Mapping[str, Any]) -> None:
-    """Checks common to every notebook: eps >= 0, known datasets, positive sizes."""
-    from lib.data import DATASETS
+def _check_subset_sizes(params: Mapping[str, Any]) -> None:
+    """``n_train`` / ``n_val`` / ``n_test`` no larger than the split of each dataset used."""
+    from lib import data
 
-    for key, value in params.items():
-        values = _flatten(value)
-        if "eps" in key and any(isinstance(v, (int, float)) and not v >= 0 for v in values):
-            raise ConfigError(f"{key} must be >= 0, got {value}")
-        if key in ("dataset", "datasets"):
-            for v in values:
-                if v not in DATASETS:
-                    raise ConfigError(f"unknown dataset {v!r} in {key}; choose from {sorted(DATASETS)}")
-        if (key.startswith("n_") or key.endswith("epochs") or key.endswith("steps")) and \
-                any(isinstance(v, int) and v < 0 for v in values):
-            raise ConfigError(f"{key} must be >= 0, got {value}")
-
-
-def _flatten(value) -> list:
-    """Scalars inside lists and per-dataset dicts (``{"mnist": 0.3, ...}``), flattened."""
-    if isinstance(value, dict):
-        return [v for item in value.values() for v in _flatten(item)]
-    if isinstance(value, (list, tuple)):
-        return [v for item in value for v in _flatten(item)]
-    return [value]
+    names = params.get("datasets") or ([params["dataset"]] if "dataset" in params else [])
+    for key, split in _SPLIT_OF.items():
+        value = params.get(key)
+        for name in names:
+            n = value.get(name) if isinstance(value, dict) else value
+            if n is None:
+                continue
+            size = data.split_size(name, split)
+            if size is not None and n > size:
+                raise ConfigError(f"{key}={n} is larger than the {split} split of {name} "
+                                  f"({size} images)")
 
 
-def parse_assignments(items: list[str]) -> dict[str, Any]:
-    """``["epochs=2", "eps=[0.1,0.2]"]`` -> ``{"epochs": 2, "eps": [0.1, 0.2]}`` (Python literals)."""
-    import ast
+def parse_overrides(report: str, items: Mapping[str, str]) -> dict[str, Any]:
+    """Command-line text ``{name: "value"}`` -> typed values, each by its declared spec."""
+    specs = specs_of(report)
+    unknown = sorted(set(items) - set(specs))
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {unknown} for {report!r}; "
+                          f"parameters are {sorted(specs)}")
+    return {name: specs[name].parse(name, text) for name, text in items.items()}
 
-    out = {}
+
+def split_assignments(items: list[str]) -> dict[str, str]:
+    """``["epochs=2", "eps=0.1,0.2"]`` -> ``{"epochs": "2", "eps": "0.1,0.2"}`` (text, unparsed)."""
+    out: dict[str, str] = {}
     for item in items:
-        if "=" not in item:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
             raise ConfigError(f"parameter {item!r} is not of the form name=value")
-        key, raw = item.split("=", 1)
-        try:
-            out[key.strip()] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            out[key.strip()] = raw
+        if key in out:
+            raise ConfigError(f"parameter {key!r} is given twice")
+        out[key] = raw
     return out
+
+
+def describe(report: str) -> pd.DataFrame:
+    """Every parameter of ``report``: its type and range, meaning, and the three profiles' values."""
+    specs, table = specs_of(report), profiles_of(report)
+    return pd.DataFrame([{"parameter": k, "type": s.describe(), "meaning": s.doc,
+                          **{p: repr(table[p][k]) for p in PROFILE_NAMES}} for k, s in specs.items()])

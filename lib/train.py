@@ -15,7 +15,9 @@ DataFrame and caches the result under ``data/checkpoints``:
 from __future__ import annotations
 
 import functools
+import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,8 +58,19 @@ class TrainConfig:
             raise ValueError(f"unknown scheduler {self.scheduler!r}")
         if self.augment not in (None, "crop_flip"):
             raise ValueError(f"unknown augmentation {self.augment!r}")
+        if not (math.isfinite(self.lr) and math.isfinite(self.weight_decay) and math.isfinite(self.momentum)):
+            raise ValueError(f"lr, weight_decay and momentum must be finite, got {self.lr}, "
+                             f"{self.weight_decay}, {self.momentum}")
         if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("need epochs >= 0, batch_size >= 1 and lr > 0")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; raised at once, before anything is cached."""
+
+
+class UntrainedModelWarning(UserWarning):
+    """A model ended training no better than chance."""
 
 
 @dataclass
@@ -67,6 +80,21 @@ class FitResult:
     path: Path | None = None
     from_cache: bool = False
     info: dict = field(default_factory=dict)
+
+    @property
+    def untrained(self) -> bool:
+        """True when the last epoch's training accuracy is within chance (1 / K plus two
+        binomial standard errors at the number of training images): a model like that
+        cannot support any claim about robustness."""
+        if self.history.empty or "train_acc" not in self.history:
+            return False
+        acc = float(self.history["train_acc"].iloc[-1])
+        if not math.isfinite(acc):
+            return False  # custom objectives (a CVAE's) report no accuracy
+        k = int(self.info.get("num_classes") or 10)
+        n = max(int(self.info.get("n_train") or 1), 1)
+        chance = 1.0 / k
+        return acc <= chance + 2 * math.sqrt(chance * (1 - chance) / n)
 
 
 def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
@@ -142,10 +170,10 @@ def fit(model: nn.Module, train: ImageData, cfg: TrainConfig | None = None, *, n
     partial = path.with_suffix(".partial.pt")
 
     if use_cache and path.exists():
-        state = torch.load(path, map_location=device, weights_only=False)
+        state = cache.load(path, map_location=device)
         model.load_state_dict(state["model"])
         model.eval()
-        return FitResult(model, pd.DataFrame(state["history"]), path, True, state.get("info", {}))
+        return _finished(FitResult(model, pd.DataFrame(state["history"]), path, True, state.get("info", {})))
 
     runtime.seed_everything(cfg.seed)
     opt = _optimizer(model, cfg)
@@ -154,7 +182,7 @@ def fit(model: nn.Module, train: ImageData, cfg: TrainConfig | None = None, *, n
     history: list[dict] = []
     start_epoch = 0
     if use_cache and partial.exists():
-        state = torch.load(partial, map_location=device, weights_only=False)
+        state = cache.load(partial, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         if sched is not None:
@@ -178,6 +206,11 @@ def fit(model: nn.Module, train: ImageData, cfg: TrainConfig | None = None, *, n
                 x, y = hook(model, x, y)
                 model.train()
             loss, logits = loss_fn(model, x, y)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"training {name} diverged: the loss is {loss.item()} at epoch {epoch + 1}, batch "
+                    f"{seen // cfg.batch_size + 1} (lr={cfg.lr:g}, optimizer={cfg.optimizer}); lower the "
+                    "learning rate.")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -198,8 +231,17 @@ def fit(model: nn.Module, train: ImageData, cfg: TrainConfig | None = None, *, n
                                "epoch": epoch + 1}, partial)
 
     model.eval()
-    info = {"name": name, "key": key, "config": asdict(cfg), "n_train": len(train)}
+    info = {"name": name, "key": key, "config": asdict(cfg), "n_train": len(train),
+            "num_classes": train.num_classes}
     if use_cache:
         cache.atomic_save({"model": model.state_dict(), "history": history, "info": info}, path)
         partial.unlink(missing_ok=True)
-    return FitResult(model, pd.DataFrame(history), path if use_cache else None, False, info)
+    return _finished(FitResult(model, pd.DataFrame(history), path if use_cache else None, False, info))
+
+
+def _finished(result: FitResult) -> FitResult:
+    if result.untrained:
+        warnings.warn(f"{result.info.get('name', 'model')} is untrained: its last-epoch training accuracy "
+                      f"{result.history['train_acc'].iloc[-1]:.3f} is not above chance; no robustness "
+                      "number or sanity check on it means anything", UntrainedModelWarning, stacklevel=3)
+    return result

@@ -49,12 +49,8 @@ profile = None  # "smoke" | "quick" | "paper"; None: paper on a GPU, quick other
 overrides = {}  # e.g. {"epochs": 1}: any parameter of the profile
 
 # %%
-import os
-
-# On a small shared CPU, OpenMP threads that spin while they wait make torch up to 10x slower
-# whenever another process is busy; passive waiting avoids that. Only read before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
+# `lib` comes first: importing it sets OpenMP's passive waiting before torch loads.
+from lib import attacks, cache, data, evaluate, models, plots, profiles, runtime, tables, train  # isort: skip
 import dataclasses
 import functools
 
@@ -63,7 +59,6 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from lib import attacks, cache, data, evaluate, models, plots, profiles, runtime, tables, train
 from lib.defenses import contrastive
 
 # Checks every parameter before any compute, this notebook's own checks included

@@ -4,10 +4,11 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("ADV_PROGRESS", "0")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (see lib/__init__.py)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+import lib  # noqa: E402,F401  (first: it sets OpenMP's passive waiting before torch loads)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,58 +1,112 @@
-"""lib.profiles and lib.runner: parameter sets and the checks made before anything runs."""
+"""lib.params and lib.profiles: every parameter typed, every bad value refused before anything runs."""
 from __future__ import annotations
 
-import subprocess
-import sys
+import math
 
 import pytest
 
-from lib import profiles, runner, runtime
+from lib import params, profiles, runtime
+
+REAL_DATA_OF_QUICK = {  # the reports' own datasets (the library tour may stay on Fashion-MNIST)
+    "library_tour": {"fashion_mnist"},
+    "attacks_adversarial_training": {"cifar10_jpeg"},
+    "puvae_detector": {"mnist", "fashion_mnist"},
+}
+
+
+def _datasets(cfg) -> set[str]:
+    return set(cfg.get("datasets") or [cfg["dataset"]])
 
 
 @pytest.mark.parametrize("report", profiles.reports())
-def test_every_profile_has_the_same_parameters(report):
-    table = profiles.profiles_of(report)
+def test_every_parameter_is_declared_and_every_profile_resolves(report):
+    specs, table = profiles.specs_of(report), profiles.profiles_of(report)
     assert set(table) == set(profiles.PROFILE_NAMES)
-    keys = {name: set(params) for name, params in table.items()}
-    assert keys["smoke"] == keys["quick"] == keys["paper"], keys
-    assert {"seed", "device"} <= keys["smoke"]
     for name in profiles.PROFILE_NAMES:
-        profiles.resolve(report, name)  # every shipped profile passes validation
+        assert set(table[name]) == set(specs), f"{report}/{name}: values and specs disagree"
+        profiles.resolve(report, name)
+    assert {"seed", "device"} <= set(specs)
+    assert all(isinstance(s, params.Param) and s.describe() for s in specs.values())
 
 
 @pytest.mark.parametrize("report", profiles.reports())
-def test_every_profile_module_has_a_notebook(report):
+def test_every_report_has_a_paired_notebook(report):
+    assert (profiles.NOTEBOOK_DIR / f"{report}.py").exists()
     assert (profiles.NOTEBOOK_DIR / f"{report}.ipynb").exists()
 
 
-def test_smoke_uses_synthetic_data_and_quick_real_fashion_mnist():
-    for report in profiles.reports():
-        smoke, quick = profiles.resolve(report, "smoke"), profiles.resolve(report, "quick")
-        names = lambda c: [v for k, v in c.items() if k in ("dataset", "datasets")]  # noqa: E731
-        flat = lambda c: [d for v in names(c) for d in (v if isinstance(v, list) else [v])]  # noqa: E731
-        assert all(d.startswith("synthetic") for d in flat(smoke)), report
-        assert flat(quick) and all(d == "fashion_mnist" for d in flat(quick)), report
+@pytest.mark.parametrize("report", profiles.reports())
+def test_smoke_is_synthetic_and_quick_uses_the_reports_own_data(report):
+    assert all(d.startswith("synthetic") for d in _datasets(profiles.resolve(report, "smoke")))
+    assert _datasets(profiles.resolve(report, "quick")) == REAL_DATA_OF_QUICK[report]
+
+
+@pytest.mark.parametrize("overrides,match", [
+    ({"epochz": 3}, "unknown parameter"),
+    ({"epochs": 2.5}, "epochs must be an integer >= 1, got 2.5"),
+    ({"epochs": "3"}, "epochs must be an integer >= 1, got '3'"),
+    ({"epochs": True}, "epochs must be an integer >= 1"),
+    ({"epochs": 0}, "epochs must be an integer >= 1"),
+    ({"lr": float("nan")}, "lr must be a finite number > 0"),
+    ({"lr": 1e999}, "lr must be a finite number > 0"),
+    ({"lr": -0.1}, "lr must be a finite number > 0"),
+    ({"eps": [0.1, -0.1]}, r"eps\[1\] must be a finite number >= 0"),
+    ({"eps": [0.1, 0.1]}, "must not repeat"),
+    ({"eps": []}, "a list of at least 1"),
+    ({"eps": 0.1}, "eps must be a list"),
+    ({"large_eps": 2.0}, "large_eps must be a finite number > 0 and <= 1"),
+    ({"dataset": "imagenet"}, "dataset must be one of"),
+    ({"dataset": ["mnist"]}, "dataset must be one of"),
+    ({"n_test": 0}, "n_test must be an integer >= 1"),
+    ({"n_test": 10_001}, "n_test=10001 is larger than the test split of fashion_mnist"),
+    ({"n_train": 60_001}, "n_train=60001 is larger than the train split"),
+    ({"device": "gpu"}, "device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    ({"seed": -1}, "seed must be an integer >= 0"),
+    ({"seed": 1.5}, "seed must be an integer >= 0"),
+    ({"n_cw": 600}, "n_cw=600 must not exceed n_test"),
+])
+def test_bad_values_are_refused_with_the_parameters_name(overrides, match):
+    with pytest.raises(profiles.ConfigError, match=match):
+        profiles.resolve("library_tour", "quick", overrides)
 
 
 @pytest.mark.parametrize("args,match", [
-    (("no_such_report", "quick", None), "unknown report"),
-    (("library_tour", "fast", None), "unknown profile"),
-    (("library_tour", "quick", {"epochz": 3}), "unknown parameter"),
-    (("library_tour", "quick", {"eps": [0.1, -0.1]}), "must be >= 0"),
-    (("library_tour", "quick", {"dataset": "imagenet"}), "unknown dataset"),
-    (("library_tour", "quick", {"epochs": -1}), "must be >= 0"),
+    (("no_such_report", "quick"), "unknown report"),
+    ((["library_tour"], "quick"), "unknown report"),
+    (("library_tour", "fast"), "unknown profile"),
 ])
-def test_bad_configuration_is_refused(args, match):
+def test_unknown_reports_and_profiles(args, match):
     with pytest.raises(profiles.ConfigError, match=match):
         profiles.resolve(*args)
 
 
-def test_overrides_apply_and_config_knows_its_output_dir():
-    cfg = profiles.resolve("library_tour", "smoke", {"epochs": 3})
-    assert cfg.epochs == 3 and cfg.profile == "smoke"
+def test_overrides_must_be_a_dict():
+    with pytest.raises(profiles.ConfigError, match="overrides must be a dict"):
+        profiles.resolve("library_tour", "smoke", [("epochs", 2)])
+
+
+def test_report_specific_fractions_and_per_dataset_values():
+    with pytest.raises(profiles.ConfigError, match="fpr must be a finite number > 0 and < 1"):
+        profiles.resolve("puvae_detector", "smoke", {"fpr": 1.5})
+    with pytest.raises(profiles.ConfigError, match=r"eps\['mnist'\] must be a finite number > 0"):
+        profiles.resolve("puvae_detector", "smoke", {"eps": {"mnist": -0.3}})
+    with pytest.raises(profiles.ConfigError, match="unknown dataset 'svhn'"):
+        profiles.resolve("puvae_detector", "smoke", {"eps": {"svhn": 0.3}})
+    with pytest.raises(profiles.ConfigError, match="datasets"):
+        profiles.resolve("puvae_detector", "smoke", {"datasets": ["mnist", "svhn"]})
+    with pytest.raises(profiles.ConfigError, match="contrastive_weight must be a finite number >= 0"):
+        profiles.resolve("attacks_adversarial_training", "smoke", {"contrastive_weight": -1.0})
+    with pytest.raises(profiles.ConfigError, match="augment must be one of 'crop_flip' or None"):
+        profiles.resolve("attacks_adversarial_training", "smoke", {"augment": "mixup"})
+
+
+def test_overrides_apply_and_config_knows_its_output_dir(monkeypatch):
+    monkeypatch.delenv("ADV_OUTPUT_DIR", raising=False)
+    cfg = profiles.resolve("library_tour", "smoke", {"epochs": 3, "lr": 1})
+    assert cfg.epochs == 3 and cfg.profile == "smoke" and cfg.lr == 1.0 and isinstance(cfg.lr, float)
     assert cfg.out_dir == runtime.figures_dir() / "smoke" / "library_tour"
     with pytest.raises(AttributeError, match="no parameter"):
-        cfg.nothing
+        cfg.nothing  # noqa: B018
 
 
 def test_default_profile_follows_the_hardware(capsys):
@@ -61,51 +115,62 @@ def test_default_profile_follows_the_hardware(capsys):
     assert expected in capsys.readouterr().out
 
 
-def test_parse_assignments():
-    assert profiles.parse_assignments(["epochs=2", "eps=[0.1, 0.2]", "dataset=mnist"]) == \
-        {"epochs": 2, "eps": [0.1, 0.2], "dataset": "mnist"}
-    with pytest.raises(profiles.ConfigError):
-        profiles.parse_assignments(["epochs"])
-
-
-@pytest.mark.parametrize("argv,message", [
-    (["--reports", "nope"], "unknown report"),
-    (["--param", "bogus=1"], "unknown parameter"),
-    (["--param", "eps=[-1]", "--reports", "library_tour"], "must be >= 0"),
+# --------------------------------------------------------------------------- parsing text
+@pytest.mark.parametrize("spec,text,value", [
+    (params.Int(min=1), "3", 3),
+    (params.Int(), "-2", -2),
+    (params.Float(gt=0), "1e-3", 1e-3),
+    (params.Float(gt=0), "2", 2.0),
+    (params.Bool(), "true", True),
+    (params.Bool(), "0", False),
+    (params.Choice(options=("a", "b")), "'b'", "b"),
+    (params.Choice(options=("a",), optional=True), "None", None),
+    (params.DatasetName(), "mnist", "mnist"),
+    (params.eps_list("grid"), "0.1,0.2", [0.1, 0.2]),
+    (params.eps_list("grid"), "[0.1, 0.2]", [0.1, 0.2]),
+    (params.eps_list("grid"), "(0.3,)", [0.3]),
+    (params.ListOf(item=params.DatasetName()), "mnist,cifar10_jpeg", ["mnist", "cifar10_jpeg"]),
+    (params.ListOf(item=params.DatasetName()), "['mnist']", ["mnist"]),
+    (params.PerDataset(item=params.Float(gt=0)), "{'mnist': 0.3, 'cifar10': 0.06}",
+     {"mnist": 0.3, "cifar10": 0.06}),
+    (params.PerDataset(item=params.Float(gt=0)), "0.3", 0.3),
 ])
-def test_runner_refuses_before_running(argv, message, capsys, monkeypatch):
-    monkeypatch.setattr(runner, "run_one", lambda *a, **k: pytest.fail("ran a notebook"))
-    assert runner.main(["--profile", "smoke", *argv]) == 2
-    assert message in capsys.readouterr().err
+def test_text_is_parsed_by_the_declared_type(spec, text, value):
+    assert spec.parse("p", text) == value
 
 
-def test_runner_rejects_unknown_profile_on_the_command_line():
-    proc = subprocess.run([sys.executable, "-m", "lib.runner", "--profile", "fast"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+@pytest.mark.parametrize("spec,text,match", [
+    (params.Int(min=1), "abc", "must be an integer"),
+    (params.Int(min=1), "2.5", "must be an integer"),
+    (params.Int(min=1), "1e3", "must be an integer"),
+    (params.Float(gt=0), "nan", "finite"),
+    (params.Float(gt=0), "1e999", "finite"),
+    (params.Float(gt=0), "__import__('os')", "must be a finite number"),
+    (params.Bool(), "maybe", "true or false"),
+    (params.Choice(options=("a",)), "b", "one of 'a'"),
+    (params.eps_list("grid"), "[0.1, __import__('os').system('true')]", "cannot read"),
+    (params.eps_list("grid"), "0.1,abc", r"p\[1\] must be a finite number"),
+    (params.PerDataset(item=params.Float(gt=0)), "{'mnist': 0.3", "cannot read"),
+])
+def test_text_that_does_not_parse_is_an_error_not_a_string(spec, text, match):
+    with pytest.raises(params.ConfigError, match=match):
+        spec.parse("p", text)
 
 
-def test_make_help_lists_targets():
-    proc = subprocess.run(["make", "-s", "help"], cwd=runtime.REPO_ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0
-    for target in ("reproduce", "test", "lab", "data", "install"):
-        assert target in proc.stdout
+def test_parse_overrides_and_split_assignments():
+    items = profiles.split_assignments(["epochs=2", "eps=0.1,0.2", "dataset=mnist", "lr=1e-2"])
+    typed = profiles.parse_overrides("library_tour", items)
+    assert typed == {"epochs": 2, "eps": [0.1, 0.2], "dataset": "mnist", "lr": 0.01}
+    with pytest.raises(profiles.ConfigError, match="not of the form name=value"):
+        profiles.split_assignments(["epochs"])
+    with pytest.raises(profiles.ConfigError, match="given twice"):
+        profiles.split_assignments(["epochs=1", "epochs=2"])
+    with pytest.raises(profiles.ConfigError, match="unknown parameter"):
+        profiles.parse_overrides("library_tour", {"bogus": "1"})
 
 
-def test_per_dataset_values_are_checked_too():
-    with pytest.raises(profiles.ConfigError, match="must be >= 0"):
-        profiles.validate({"eps": {"mnist": 0.3, "cifar10": -0.06}})
-    with pytest.raises(profiles.ConfigError, match="unknown dataset"):
-        profiles.validate({"datasets": ["mnist", "svhn"]})
-
-
-def test_a_reports_own_check_runs_in_resolve(monkeypatch):
-    import lib.reports.library_tour.profile as module
-
-    def check(cfg):
-        if cfg.n_cw > cfg.n_test:
-            raise profiles.ConfigError("n_cw must not exceed n_test")
-
-    monkeypatch.setattr(module, "check", check, raising=False)
-    with pytest.raises(profiles.ConfigError, match="n_cw must not exceed"):
-        profiles.resolve("library_tour", "smoke", {"n_cw": 10_000})
+def test_describe_lists_every_parameter_with_its_type():
+    table = profiles.describe("puvae_detector")
+    assert set(table["parameter"]) == set(profiles.specs_of("puvae_detector"))
+    assert not table["type"].isna().any() and all(table["type"].str.len() > 0)
+    assert math.isfinite(len(table))

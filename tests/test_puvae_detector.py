@@ -305,11 +305,15 @@ def test_per_dataset_settings_resolve_and_fail_fast():
     assert len(grid) == 30 and math.isclose(grid[0], 0.01) and math.isclose(grid[-1], 0.3)
     with pytest.raises(ValueError, match="no entry"):
         exp.settings(cfg, "synthetic28")
-    bad = profiles.resolve("puvae_detector", "smoke", {"fpr": 1.0})
-    with pytest.raises(ValueError, match="false-positive rate"):
-        exp.check_config(bad)
-    with pytest.raises(ValueError, match="eps_range"):
-        exp.check_config(profiles.resolve("puvae_detector", "smoke", {"eps_range": [0.3, 0.1]}))
+    # Refused by resolve itself, i.e. before any kernel starts.
+    with pytest.raises(profiles.ConfigError, match="fpr must be a finite number > 0 and < 1"):
+        profiles.resolve("puvae_detector", "smoke", {"fpr": 1.0})
+    with pytest.raises(profiles.ConfigError, match="eps_range"):
+        profiles.resolve("puvae_detector", "smoke", {"eps_range": [0.3, 0.1]})
+    with pytest.raises(profiles.ConfigError, match="no entry for 'synthetic28'"):
+        profiles.resolve("puvae_detector", "smoke", {"fpr": {"mnist": 0.01}})
+    with pytest.raises(profiles.ConfigError, match="n_adaptive=5000 exceeds"):
+        profiles.resolve("puvae_detector", "smoke", {"n_adaptive": 5000, "n_test": 60})
 
 
 def test_profiles_share_keys_and_paper_uses_the_report_settings():

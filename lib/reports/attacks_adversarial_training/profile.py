@@ -34,6 +34,44 @@ Keys (all profiles share them):
 """
 from __future__ import annotations
 
+from lib.params import Bool, Choice, DatasetName, Float, count, device, epochs, eps, eps_list, positive, seed
+
+PARAMS = {
+    "seed": seed(), "device": device(),
+    "dataset": DatasetName(doc="training and test data (the report: CIFAR-10)"),
+    "n_train": count("training images drawn from the train split, before the validation split"),
+    "n_val": count("validation images held out of n_train (learning curves)"),
+    "n_test": count("test images (class-stratified subset)"),
+    "width": count("filters of the first conv block (the second has twice as many)"),
+    "hidden": count("size of the penultimate dense layer (the latent space of section 3.3)"),
+    "epochs": epochs("epochs of the base model"),
+    "batch_size": count("mini-batch size of every model"),
+    "lr": positive("SGD learning rate (cosine schedule)"),
+    "weight_decay": Float(ge=0, doc="SGD weight decay"),
+    "augment": Choice(options=("crop_flip",), optional=True,
+                      doc="'crop_flip' (the report's random crop + flip) or None"),
+    "finetune": Bool(doc="start the defended models from the base model's weights"),
+    "noise_epochs": epochs("epochs of the Gaussian-noise models"),
+    "at_epochs": epochs("epochs of adversarial training"),
+    "contrastive_epochs": epochs("epochs of the contrastive model"),
+    "eps": eps_list("Table 1 / Figures 4-7 eps grid (L-inf, pixel units)"),
+    "table2_eps": eps_list("Table 2 eps"),
+    "example_eps": eps("eps of the example Figures 2-3"),
+    "n_examples": count("rows of Figures 2-3"),
+    "pgd_steps": count("PGD iterations of every evaluation attack (step 2.5 eps / steps)"),
+    "at_eps": eps("adversarial training's eps (the report gives none)"),
+    "at_steps": count("PGD steps inside adversarial training"),
+    "noise_sigma": positive("std of the Gaussian-noise layers (report: 0.05)"),
+    "eot_draws": count("forward passes averaged per gradient (EOT)"),
+    "eot_eps": eps_list("eps of the EOT comparison"),
+    "n_eot": count("test images in the EOT comparison"),
+    "contrastive_alpha": positive("margin alpha of eq. (5) (report: 2)"),
+    "contrastive_weight": Float(ge=0, doc="weight of eq. (5) beside cross-entropy (report: 1)"),
+    "refs_per_class": count("reference images per class of the 1-NN rule (report: 5)"),
+    "latent_eps": eps_list("eps of the attacks on the 1-NN rule"),
+    "n_latent_plot": count("points per panel of Figure 8"),
+}
+
 REPORT_EPS = [0.001, 0.01, 0.05, 0.1, 0.3, 0.5]   # Table 1 of the report
 REPORT_TABLE2_EPS = [0.01, 0.05]                  # Table 2 of the report
 
@@ -64,34 +102,13 @@ PROFILES = {
 
 
 def check(cfg) -> None:
-    """Checks specific to this notebook, on top of :func:`lib.profiles.validate`; raises
-    :class:`lib.profiles.ConfigError` with a clear message before anything is computed."""
-    from lib.profiles import ConfigError
+    """Constraints between parameters (each one's type and range is in ``PARAMS``)."""
+    from lib.params import ConfigError
 
-    def need(ok: bool, msg: str):
-        if not ok:
-            raise ConfigError(msg)
-
-    for key in ("width", "hidden", "batch_size", "pgd_steps", "at_steps", "eot_draws",
-                "refs_per_class", "n_examples", "n_test", "n_eot", "n_latent_plot"):
-        need(isinstance(cfg[key], int) and cfg[key] >= 1, f"{key} must be an integer >= 1, got {cfg[key]!r}")
-    need(cfg.augment in (None, "crop_flip"), f"augment must be None or 'crop_flip', got {cfg.augment!r}")
-    need(isinstance(cfg.finetune, bool), f"finetune must be True or False, got {cfg.finetune!r}")
-    for key in ("epochs", "noise_epochs", "at_epochs", "contrastive_epochs"):
-        need(isinstance(cfg[key], int) and cfg[key] >= 1, f"{key} must be an integer >= 1, got {cfg[key]!r}")
-    for key in ("eps", "table2_eps", "eot_eps", "latent_eps"):
-        need(isinstance(cfg[key], (list, tuple)) and len(cfg[key]) > 0,
-             f"{key} must be a non-empty list of eps values, got {cfg[key]!r}")
-        need(all(isinstance(e, (int, float)) and 0 < e <= 1 for e in cfg[key]),
-             f"{key} must hold eps in (0, 1] (pixel units), got {cfg[key]!r}")
-    for key in ("example_eps", "at_eps"):
-        need(isinstance(cfg[key], (int, float)) and 0 < cfg[key] <= 1,
-             f"{key} must be in (0, 1], got {cfg[key]!r}")
-    need(cfg.noise_sigma > 0, f"noise_sigma must be > 0, got {cfg.noise_sigma}")
-    need(cfg.contrastive_alpha > 0, f"contrastive_alpha must be > 0, got {cfg.contrastive_alpha}")
-    need(cfg.contrastive_weight >= 0, f"contrastive_weight must be >= 0, got {cfg.contrastive_weight}")
-    need(cfg.lr > 0, f"lr must be > 0, got {cfg.lr}")
-    need(isinstance(cfg.n_val, int) and 0 < cfg.n_val < cfg.n_train,
-         f"need 0 < n_val < n_train, got n_val={cfg.n_val}, n_train={cfg.n_train}")
-    need(cfg.n_train - cfg.n_val >= 10 * cfg.refs_per_class,
-         "the training split must hold refs_per_class images of every class")
+    if cfg.n_val >= cfg.n_train:
+        raise ConfigError(f"need n_val < n_train, got n_val={cfg.n_val}, n_train={cfg.n_train}")
+    if cfg.n_train - cfg.n_val < 10 * cfg.refs_per_class:
+        raise ConfigError("the training split must hold refs_per_class images of every class")
+    for key in ("n_eot", "n_latent_plot", "n_examples"):
+        if cfg[key] > cfg.n_test:
+            raise ConfigError(f"{key}={cfg[key]} must not exceed n_test={cfg.n_test}")

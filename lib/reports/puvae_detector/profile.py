@@ -1,4 +1,4 @@
-"""Profiles of notebooks/puvae_detector.ipynb (report 001: PuVAE + reconstruction-error detector).
+"""Parameters of notebooks/puvae_detector.py (report 001: PuVAE + reconstruction-error detector).
 
 A parameter is one value for every dataset, or a dict ``{dataset: value}`` with an
 entry for each dataset in ``datasets`` (``lib.puvae.settings`` resolves it).
@@ -14,6 +14,70 @@ layers, fewer channels and units).
 - paper: the report's settings (Tables 1-2, section 5.1, Figure 7's 30-value grid) on
   all three datasets with full test sets, for a GPU.
 """
+
+from __future__ import annotations
+
+from lib.params import (
+    Bool,
+    Choice,
+    DatasetName,
+    Float,
+    Int,
+    ListOf,
+    PerDataset,
+    count,
+    device,
+    positive,
+    seed,
+)
+
+
+def _width(doc: str) -> PerDataset:
+    return PerDataset(item=Int(min=1), optional=True, doc=doc + "; None: Table 6's size")
+
+
+PARAMS = {
+    "seed": seed(), "device": device(),
+    "datasets": ListOf(item=DatasetName(), distinct=True, doc="datasets, one section each"),
+    "n_train": PerDataset(item=Int(min=1), optional=True,
+                          doc="training images of both networks; None: the whole split less n_val"),
+    "n_val": PerDataset(item=Int(min=1), doc="held-out clean images that set the detector's threshold"),
+    "n_test": PerDataset(item=Int(min=1), optional=True, doc="test images; None: the whole test split"),
+    "clf_filters": _width("classifier filters"), "clf_hidden": _width("classifier dense units"),
+    "clf_epochs": PerDataset(item=Int(min=1), doc="classifier epochs (Table 1)"),
+    "clf_batch_size": PerDataset(item=Int(min=1), doc="classifier batch size (Table 1)"),
+    "clf_lr": positive("classifier Adam learning rate"),
+    "vae_filters": _width("CVAE encoder filters"), "vae_dec_filters": _width("CVAE decoder filters"),
+    "vae_hidden": _width("CVAE dense units"),
+    "z_dim": PerDataset(item=Int(min=1), doc="size of the CVAE's latent z (Table 2)"),
+    "vae_epochs": PerDataset(item=Int(min=1), doc="CVAE epochs (Table 2)"),
+    "vae_batch_size": PerDataset(item=Int(min=1), doc="CVAE batch size (Table 2)"),
+    "vae_lr": positive("CVAE Adam learning rate"),
+    "scheduler": Choice(options=("cosine", "step", "onecycle"), optional=True,
+                        doc="learning-rate schedule of both networks"),
+    "w_rec": Float(ge=0, doc="weight of the reconstruction term"),
+    "w_kl": Float(ge=0, doc="weight of the KL term"),
+    "w_ce": Float(ge=0, doc="weight of the classifier cross-entropy term"),
+    "kl_reduction": Choice(options=("mean", "sum"), doc="KL over z: per dimension or per image"),
+    "sample_at_inference": Bool(doc="draw z at inference (the report's Sampling layer)"),
+    "fpr": PerDataset(item=Float(gt=0, lt=1), doc="detector's validation false-positive rate"),
+    "eps": PerDataset(item=Float(gt=0, le=1), doc="eps of Tables 3-5 (L-inf)"),
+    "eps_range": PerDataset(item=ListOf(item=Float(gt=0, le=1), min_len=2, max_len=2),
+                            doc="[low, high] of the Figure 7 eps grid"),
+    "n_eps": count("eps values in the Figure 7 grid"),
+    "bim_steps": count("BIM iterations"), "bim_rel_step": positive("BIM step / eps"),
+    "pgd_steps": count("PGD iterations"), "pgd_rel_step": positive("PGD step / eps"),
+    "st_temperature": positive("straight-through temperature on the RMSE arg-min"),
+    "reject_scale": positive("scale of the reject logit (RMSE units -> logit units)"),
+    "adaptive_eps": PerDataset(item=ListOf(item=Float(gt=0, le=1), distinct=True),
+                               doc="eps of the adaptive attack"),
+    "n_adaptive": PerDataset(item=Int(min=1), doc="test images given to the adaptive attack"),
+    "adaptive_steps": count("adaptive PGD iterations"),
+    "adaptive_eot": count("EOT draws per adaptive gradient"),
+    "adaptive_restarts": count("adaptive PGD restarts"),
+    "adaptive_rel_step": positive("adaptive PGD step / eps"),
+    "n_show": count("example rows of the reconstruction figures"),
+}
 
 _TABLE_FPR = {"mnist": 0.001, "fashion_mnist": 0.01, "cifar10": 0.03}   # report section 5.1
 _TABLE_EPS = {"mnist": 0.3, "fashion_mnist": 0.3, "cifar10": 0.06}      # Tables 3-5
@@ -76,3 +140,11 @@ PROFILES = {
         adaptive_rel_step=0.025,
     ),
 }
+
+
+def check(cfg) -> None:
+    """Per-dataset settings resolved and checked (every dataset has its entries, eps_range
+    ordered, n_train + n_val within the split), before any kernel starts."""
+    from lib.reports.puvae_detector.experiment import check_config
+
+    check_config(cfg)
