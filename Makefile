@@ -12,6 +12,9 @@ KERNEL := adversarial-study
 # What a user types after `make` (PROFILE, REPORTS, PARAMS, LAB_ARGS) never reaches a shell:
 # `$(value ...)` takes it unexpanded and it travels to Python in the environment, where
 # lib.runner reads it as plain text. Backticks, $(...) and ; in it are just characters.
+# make exports command-line variables by expanding them (which would run a $(shell ...)
+# inside): `unexport` stops that; only the ADV_* copies travel.
+unexport PROFILE REPORTS PARAMS LAB_ARGS
 export ADV_PROFILE := $(value PROFILE)
 export ADV_PARAMS := $(value PARAMS)
 export ADV_LAB_ARGS := $(value LAB_ARGS)

@@ -46,7 +46,7 @@ def run(n_images: int = 1000, n_train: int = 10000, device=None) -> pd.DataFrame
     }
     for name, attack in jobs.items():
         rows.append({"step": f"{name} on {n_images} images",
-                     "seconds": _time(lambda: attack(model, x, y, 0.1), repeat=2)})
+                     "seconds": _time(lambda attack=attack: attack(model, x, y, 0.1), repeat=2)})
     rows.append({"step": f"CW-L2 100 steps on {min(n_images, 200)} images", "seconds": _time(
         lambda: attacks.cw_l2(model, x[:200], y[:200], steps=100, abort_early=False))})
     table = pd.DataFrame(rows)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pandas as pd
 import torch
 
+from lib.data import map_batches
 from lib.progress import progress
 
 Attack = Callable[..., torch.Tensor]  # attack(model, x, y, eps) -> x_adv
@@ -30,7 +31,21 @@ CONVENTIONS = ("all", "correct")
 @torch.no_grad()
 def predict(model, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """Predicted labels (N,) for images (N x C x H x W), batched, on the images' device."""
-    return torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+    return map_batches(lambda xb: model(xb).argmax(1), x, batch_size=batch_size)
+
+
+def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
+    """Share of images (N x C x H x W in [0, 1]) whose predicted label is ``y``: the study's
+    one accuracy helper."""
+    return (predict(model, x, batch_size) == y).float().mean().item()
+
+
+def noise_tolerance(n: int, p: float = 0.5) -> float:
+    """Sampling noise of an accuracy measured on ``n`` images: two binomial standard errors
+    at rate ``p`` (0.5, the widest, unless a rate is known), and never less than one image.
+    The study's one tolerance rule (sanity checks, chance level, detector rates)."""
+    n = max(int(n), 1)
+    return max(1.0 / n, 2 * math.sqrt(p * (1 - p) / n))
 
 
 def attack_norm(attack: Attack) -> str:
@@ -40,8 +55,8 @@ def attack_norm(attack: Attack) -> str:
 
 
 def attack_in_batches(attack: Attack, model, x, y, eps: float, batch_size: int) -> torch.Tensor:
-    return torch.cat([attack(model, x[i:i + batch_size], y[i:i + batch_size], eps)
-                      for i in range(0, len(x), batch_size)])
+    """``attack(model, x, y, eps)`` over batches of ``batch_size`` images -> x_adv, N x C x H x W."""
+    return map_batches(lambda xb, yb: attack(model, xb, yb, eps), x, y, batch_size=batch_size)
 
 
 def robust_accuracy(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[str, Attack],
@@ -128,7 +143,7 @@ def sanity_checks(results: pd.DataFrame, *, chance: float, single_step: str | No
     """
     rows = []
     n = int(results["n"].max()) if len(results) else 1
-    tol = tolerance if tolerance is not None else max(1.0 / n, 2 * (0.25 / n) ** 0.5)
+    tol = tolerance if tolerance is not None else noise_tolerance(n)
     for name, group in results.groupby("attack", sort=False):
         g = group.sort_values("eps")
         rises = g["accuracy"].diff().fillna(0)
@@ -185,7 +200,7 @@ def _require_trained(table: pd.DataFrame, results: pd.DataFrame, chance: float,
     if clean_accuracy is None:
         return table
     n = n_clean or (int(results["n"].max()) if len(results) else 1)
-    margin = 2 * math.sqrt(chance * (1 - chance) / max(n, 1))
+    margin = noise_tolerance(n, chance)
     trained = clean_accuracy > chance + margin
     first = pd.DataFrame([{"check": "model better than chance (trained)", "attack": "none",
                            "passed": trained,

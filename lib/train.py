@@ -93,8 +93,9 @@ class FitResult:
             return False  # custom objectives (a CVAE's) report no accuracy
         k = int(self.info.get("num_classes") or 10)
         n = max(int(self.info.get("n_train") or 1), 1)
-        chance = 1.0 / k
-        return acc <= chance + 2 * math.sqrt(chance * (1 - chance) / n)
+        from lib.evaluate import noise_tolerance
+
+        return acc <= 1.0 / k + noise_tolerance(n, 1.0 / k)
 
 
 def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
@@ -137,14 +138,16 @@ def _scheduler(opt, cfg: TrainConfig, steps_per_epoch: int):
 
 @torch.no_grad()
 def evaluate_accuracy(model: nn.Module, data: ImageData, batch_size: int = 1000, device=None) -> float:
+    """Clean accuracy of ``model`` on ``data`` in eval mode (then back to its mode)."""
+    from lib.evaluate import accuracy
+
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    correct = 0
-    for x, y in batches(data, batch_size, device=device):
-        correct += (model(x).argmax(1) == y).sum().item()
-    model.train(was_training)
-    return correct / max(len(data), 1)
+    try:
+        return accuracy(model, data.x.to(device), data.y.to(device), batch_size)
+    finally:
+        model.train(was_training)
 
 
 def fit(model: nn.Module, train: ImageData, cfg: TrainConfig | None = None, *, name: str = "model",

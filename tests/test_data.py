@@ -113,3 +113,14 @@ def test_split_size_is_known_without_loading(tmp_path):
     with pytest.raises(ValueError, match=r"n=10001 is larger than the test split of 'cifar10' \(10000 images\)"):
         data.load("cifar10", "test", root=tmp_path, download=False, n=10001)
     assert data.ensure("synthetic32") == "generated on the fly"
+
+
+def test_map_batches_is_the_one_batching_helper():
+    x, y = torch.arange(10.0), torch.arange(10)
+    assert torch.equal(data.map_batches(lambda a: a * 2, x, batch_size=3), x * 2)
+    pair = data.map_batches(lambda a, b: (a + b, b), x, y, batch_size=4)
+    assert torch.equal(pair[0], x + y) and torch.equal(pair[1], y)
+    with pytest.raises(ValueError, match="different lengths"):
+        data.map_batches(lambda a, b: a, x, y[:5])
+    with pytest.raises(ValueError, match="empty"):
+        data.map_batches(lambda a: a, x[:0])

@@ -83,3 +83,15 @@ def test_large_eps_check_can_be_skipped():
     checks = evaluate.sanity_checks(_table([r for r in GOOD if r[1] <= .1]), chance=0.1,
                                     single_step="FGSM", iterative=["PGD"], large_eps=False)
     assert "near or below chance at large eps" not in set(checks["check"])
+
+
+def test_no_sanity_check_passes_on_a_model_at_chance():
+    """An untrained model 'falls to chance' and 'never rises' trivially: every check must fail."""
+    at_chance = [(a, e, 0.1) for a in ("FGSM", "PGD") for e in (0.0, 0.1, 0.3)]
+    table = _table(at_chance).assign(convention="all")
+    checks = evaluate.sanity_checks(table, chance=0.1, single_step="FGSM", iterative=["PGD"])
+    assert checks["check"].iloc[0] == "model better than chance (trained)"
+    assert not checks["passed"].any(), checks
+    good = evaluate.sanity_checks(_table(GOOD), chance=0.1, single_step="FGSM", iterative=["PGD"],
+                                  clean_accuracy=0.9, n_clean=200)
+    assert good["passed"].all()

@@ -33,6 +33,20 @@ def test_notebook_runs_under_smoke(report, tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
 
 
+@pytest.mark.parametrize("script", sorted(runner.profiles.NOTEBOOK_DIR.glob("*.py")), ids=lambda p: p.stem)
+def test_each_script_and_its_notebook_say_the_same(script):
+    """notebooks/<id>.py is the source; its .ipynb twin must hold the same cells (`make notebooks`)."""
+    import jupytext
+
+    twin = script.with_suffix(".ipynb")
+    assert twin.exists(), f"{twin.name} is missing: run `make notebooks`"
+    cells = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]  # noqa: E731
+    drift = [i for i, (a, b) in enumerate(zip(cells(jupytext.read(script)), cells(jupytext.read(twin))))
+             if a != b]
+    assert not drift and len(jupytext.read(script).cells) == len(jupytext.read(twin).cells), \
+        f"{script.name} and {twin.name} have drifted (cells {drift[:5]}): run `make notebooks`"
+
+
 def test_source_notebooks_are_committed_without_outputs():
     for path in sorted(runner.profiles.NOTEBOOK_DIR.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)

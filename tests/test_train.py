@@ -150,3 +150,43 @@ def test_init_key_separates_fine_tuning_from_different_starts(tiny, ckpt_dir):
     a = train.fit(_model(), tiny, CFG, name="ft", init_key="base-1")
     b = train.fit(_model(), tiny, CFG, name="ft", init_key="base-2")
     assert a.path != b.path and not b.from_cache
+
+
+def test_a_non_finite_loss_stops_training_with_a_clear_error(tiny, ckpt_dir):
+    huge = train.TrainConfig(epochs=2, batch_size=100, lr=1e30, momentum=0.0, weight_decay=0.0, seed=0)
+    with pytest.raises(train.TrainingDiverged, match="diverged: the loss is (nan|inf).*lower the learning rate"):
+        train.fit(_model(), tiny, huge, name="div")
+    assert not list(ckpt_dir.glob("div-*[0-9a-f].pt")), "a diverged run is never cached as finished"
+    with pytest.raises(ValueError, match="must be finite"):
+        train.TrainConfig(lr=float("inf"))
+
+
+def test_a_model_left_at_chance_is_reported_untrained(tiny, ckpt_dir):
+    frozen = train.TrainConfig(epochs=1, batch_size=100, lr=1e-12, momentum=0.0, seed=0)
+    model = _model()
+    with torch.no_grad():
+        model.head[-1].weight.zero_()
+        model.head[-1].bias.zero_()  # every logit equal: argmax is class 0, accuracy 1 / 10
+    with pytest.warns(train.UntrainedModelWarning, match="untrained"):
+        result = train.fit(model, tiny, frozen, name="chance")
+    assert result.untrained
+    assert not train.fit(_model(), tiny, CFG, name="m").untrained
+
+
+class _Payload:
+    """Unpickling this runs code: what a planted checkpoint would do."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_planted_checkpoint_cannot_run_code(tiny, ckpt_dir, tmp_path):
+    first = train.fit(_model(), tiny, CFG, name="m")
+    marker = tmp_path / "pwned"
+    torch.save({"model": _Payload(str(marker)), "history": [], "info": {}}, first.path)
+    with pytest.raises(Exception, match="[Ww]eights only load failed|Unsupported global"):
+        train.fit(_model(), tiny, CFG, name="m")
+    assert not marker.exists()

@@ -57,7 +57,7 @@ from lib.data.catalog import (
     split_size,
 )
 from lib.data.sources import DEBIAN_FASHION_MNIST, install_debian_fashion_mnist, mirror_dir
-from lib.data.splits import batches, stratified_index, stratified_subset, train_val_split
+from lib.data.splits import batches, map_batches, stratified_index, stratified_subset, train_val_split
 
 __all__ = [
     "CIFAR10_CLASSES", "DATASETS", "DEBIAN_FASHION_MNIST", "FASHION_CLASSES", "MNIST_CLASSES", "SPLITS",

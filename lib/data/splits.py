@@ -60,3 +60,25 @@ def batches(data: ImageData, batch_size: int, *, shuffle: bool = False,
         if device is not None:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         yield x, y
+
+
+def map_batches(fn, *tensors: torch.Tensor, batch_size: int = 500):
+    """``fn`` on aligned slices of ``tensors`` (each of length N), outputs concatenated along
+    dim 0: the study's one batching helper, for predictions, embeddings and attacks alike.
+
+    ``fn`` returns a tensor or a tuple of tensors; so does ``map_batches``. Refuses an
+    empty input or tensors of different lengths before calling ``fn``.
+    """
+    if not tensors:
+        raise ValueError("map_batches needs at least one tensor")
+    n = len(tensors[0])
+    if any(len(t) != n for t in tensors):
+        raise ValueError(f"tensors of different lengths: {[len(t) for t in tensors]}")
+    if n == 0:
+        raise ValueError("nothing to batch: the input is empty")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    parts = [fn(*(t[i:i + batch_size] for t in tensors)) for i in range(0, n, batch_size)]
+    if isinstance(parts[0], tuple):
+        return tuple(torch.cat(p) for p in zip(*parts))
+    return torch.cat(parts)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib.data import ImageData
+from lib.data import ImageData, map_batches
 
 _TINY = 1e-12
 
@@ -124,4 +124,4 @@ class NearestReference(nn.Module):
 def embed_all(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """``model.embed`` over ``x`` (N x C x H x W) in batches -> N x D, in eval mode."""
     model.eval()
-    return torch.cat([model.embed(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    return map_batches(model.embed, x, batch_size=batch_size)
