@@ -32,7 +32,7 @@ PY := $(ENV_DIR)/bin/python
 STAMP := $(ENV_DIR)/.adversarial-study-installed
 DEBIAN_FMNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: help install data data-quick data-test notebooks lint test reproduce lab benchmark clean clean-results
+.PHONY: help install data data-quick data-debian data-test notebooks lint test reproduce lab benchmark clean clean-results
 
 help: ## list the targets
 	@echo "Usage: make <target> [PROFILE=smoke|quick|paper] [REPORTS=\"id ...\"] [PARAMS=\"name=value ...\"]"
@@ -66,14 +66,16 @@ endef
 data: $(STAMP) ## get every dataset: MNIST, Fashion-MNIST, CIFAR-10 JPEG copy (mirror/Debian/online), CIFAR-10 (online)
 	$(debian_fashion_mnist)
 	$(PY) -m lib.data fetch mnist fashion_mnist cifar10_jpeg
-	@$(PY) -m lib.data fetch cifar10 || echo ">> the original CIFAR-10 needs network access; offline, the notebooks use dataset=cifar10_jpeg"
+	@$(PY) -m lib.data fetch cifar10 2>/dev/null || echo ">> the original CIFAR-10 needs network access; offline, the notebooks use dataset=cifar10_jpeg"
 
 data-quick: $(STAMP) ## get the quick profiles' data (MNIST, Fashion-MNIST, the CIFAR-10 JPEG copy)
 	$(debian_fashion_mnist)
 	$(PY) -m lib.data fetch mnist fashion_mnist cifar10_jpeg
 
-data-test: $(STAMP)
+data-debian: $(STAMP)
 	$(debian_fashion_mnist)
+
+data-test: $(STAMP) data-debian
 	@$(PY) -m lib.data fetch mnist fashion_mnist cifar10_jpeg || \
 		echo ">> some real data are missing: the tests that need them are skipped (the smoke profile needs none)"
 
@@ -86,7 +88,7 @@ lint: $(STAMP) ## ruff on lib/, notebooks/ and tests/
 test: $(STAMP) lint data-test ## lint, unit tests, every notebook under the smoke profile
 	ADV_PROGRESS=0 $(PY) -m pytest tests
 
-reproduce: $(STAMP) ## run the notebooks with papermill -> figures/<profile>/<report>/
+reproduce: $(STAMP) data-debian ## run the notebooks with papermill -> figures/<profile>/<report>/
 	$(PY) -m lib.runner --from-env
 
 lab: $(STAMP) ## JupyterLab on the notebooks with the project's kernel (LAB_ARGS="--port 9999 ...")

@@ -1,18 +1,20 @@
-"""Library behind the adversarial-robustness study.
+"""Library behind the adversarial-robustness study, in layers (imports point downward only).
 
-Modules, one concept each:
-
-- ``lib.runtime``  paths (data/, checkpoints, figures/), device choice, seeding
-- ``lib.data``     MNIST / Fashion-MNIST / CIFAR-10 / synthetic data as in-memory tensors
-- ``lib.models``   classifiers (images in [0, 1] -> logits, normalisation inside)
-- ``lib.attacks``  FGSM, BIM, PGD, Carlini-Wagner L2 on any differentiable callable
-- ``lib.evaluate`` robust-accuracy sweeps, accuracy-distortion curves, sanity checks
-- ``lib.train``    one fit loop with history, hooks and a checkpoint cache
-- ``lib.cache``    config hashing and atomic checkpoint files
-- ``lib.plots``    figure style, image grids, accuracy-vs-eps plots
-- ``lib.report``   tables (CSV / Markdown / LaTeX), the report's number beside ours
-- ``lib.profiles`` smoke / quick / paper parameter sets per notebook
-- ``lib.runner``   papermill runner behind ``make reproduce``
+- ``lib.runtime``   paths (data/, checkpoints, figures/), device choice, seeding
+- ``lib.cache``     config hashing, atomic files, ``weights_only`` loads
+- ``lib.progress``  progress bars for terminals and notebooks
+- ``lib.data``      MNIST / Fashion-MNIST / CIFAR-10 / cifar10_jpeg / synthetic data as tensors;
+                    mirror, Debian and torchvision sources with checksums; the batching helper
+- ``lib.models``    layers, classifiers/, generative/ (images in [0, 1], normalisation inside)
+- ``lib.attacks``   FGSM, BIM, PGD (one step/project loop), CW-L2, losses, transfer
+- ``lib.defenses``  one module per defense, each an ``nn.Module`` images -> K (+1 reject) logits
+- ``lib.train``     one fit loop with history, hooks and a checkpoint cache
+- ``lib.evaluate``  accuracy under attack, accuracy-distortion curves, sanity checks
+- ``lib.plots``     figure style, image grids, accuracy-vs-eps plots
+- ``lib.tables``    tables as CSV / Markdown / LaTeX, the report's number beside ours
+- ``lib.params``    typed parameter specs; ``lib.profiles`` resolves and checks them
+- ``lib.reports``   one package per report notebook: profile, reference numbers, its own steps
+- ``lib.runner``    papermill runner behind ``make reproduce``; ``lib.lab`` behind ``make lab``
 """
 
 import os as _os

@@ -58,10 +58,14 @@ fit = train.fit(model, train_set, train.TrainConfig(epochs=cfg.epochs, batch_siz
                 lr=cfg.lr, seed=cfg.seed), name=f"tour_cnn_{cfg.dataset}", val=test_set, device=device)
 model = fit.model
 x, y = test_set.x.to(device), test_set.y.to(device)
-clean = (evaluate.predict(model, x) == y).float().mean().item()
-print(f"{train_set!r}\n{test_set!r}\nclean test accuracy {100 * clean:.2f} % "
-      f"({'loaded from cache' if fit.from_cache else 'trained now'})")
-plots.save(plots.training_curves(fit.history, title="SmallCNN training"), cfg.out_dir / "training_curves.png")
+clean = evaluate.accuracy(model, x, y)
+dataset = data.info(cfg.dataset)
+print(f"{train_set!r}\n{test_set!r}\nclean test accuracy on {dataset.title}: {100 * clean:.2f} % "
+      f"({'loaded from cache' if fit.from_cache else 'trained now'})"
+      + ("\nUNTRAINED: no better than chance, so nothing below says anything about robustness."
+         if fit.untrained else ""))
+plots.save(plots.training_curves(fit.history, title=f"SmallCNN training ({dataset.title})"),
+           cfg.out_dir / "training_curves.png")
 fit.history
 
 # %% [markdown]
@@ -79,8 +83,8 @@ attack_set = {
 }
 results, examples = evaluate.robust_accuracy(model, x, y, attack_set, cfg.eps, convention="all",
                                              keep_examples=True)
-tables.save_table(results, cfg.out_dir / "robust_accuracy", caption="Accuracy under L-inf attacks")
-fig = plots.accuracy_vs_eps(results, title=f"L-inf attacks on SmallCNN ({cfg.dataset})", chance=0.1)
+tables.save_table(results, cfg.out_dir / "robust_accuracy", caption=f"Accuracy under L-inf attacks ({dataset.title})")
+fig = plots.accuracy_vs_eps(results, title=f"L-inf attacks on SmallCNN ({dataset.title})", chance=0.1)
 plots.save(fig, cfg.out_dir / "accuracy_vs_eps.png")
 results.pivot(index="eps", columns="attack", values="accuracy").mul(100).round(2)
 
