@@ -55,7 +55,7 @@ test_set = data.load(cfg.dataset, "test", n=cfg.n_test, seed=cfg.seed)
 runtime.seed_everything(cfg.seed)
 model = models.SmallCNN(cfg.dataset, width=cfg.width)
 fit = train.fit(model, train_set, train.TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size,
-                lr=cfg.lr, seed=cfg.seed), name=f"tour_cnn_{cfg.dataset}", val=test_set, device=device)
+                lr=cfg.lr, seed=cfg.seed), name=f"library_tour-cnn-{cfg.dataset}", val=test_set, device=device)
 model = fit.model
 x, y = test_set.x.to(device), test_set.y.to(device)
 clean = evaluate.accuracy(model, x, y)
