@@ -6,10 +6,13 @@
 - ``lib.data``      MNIST / Fashion-MNIST / CIFAR-10 / cifar10_jpeg / synthetic data as tensors;
                     mirror, Debian and torchvision sources with checksums; the batching helper
 - ``lib.models``    layers, classifiers/, generative/ (images in [0, 1], normalisation inside)
-- ``lib.attacks``   FGSM, BIM, PGD (one step/project loop), CW-L2, losses, transfer
+- ``lib.attacks``   FGSM, BIM, PGD (one step/project loop), CW-L2, losses, transfer;
+                    torchattacks' APGD, APGD-T, FAB and Square behind the same signature
 - ``lib.defenses``  one module per defense, each an ``nn.Module`` images -> K (+1 reject) logits
 - ``lib.train``     one fit loop with history, hooks and a checkpoint cache
 - ``lib.evaluate``  accuracy under attack, accuracy-distortion curves, sanity checks
+- ``lib.sweep``     eps sweeps over an attack set, worst case per image, no repeated work
+- ``lib.stats``     Clopper-Pearson intervals, McNemar's exact test, verdicts an interval supports
 - ``lib.plots``     figure style, image grids, accuracy-vs-eps plots
 - ``lib.tables``    tables as CSV / Markdown / LaTeX, the report's number beside ours
 - ``lib.params``    typed parameter specs; ``lib.profiles`` resolves and checks them

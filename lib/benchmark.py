@@ -2,18 +2,24 @@
 
 Measures, on synthetic 28 x 28 data with the library-tour CNN, one training epoch
 and the attacks over 1000 images, so profile sizes can be chosen from numbers
-rather than guesses. Timings belong here, not in tests.
+rather than guesses; then compares an eps sweep done the plain way (torchattacks' PGD on
+every image at every eps) with :func:`lib.sweep.worst_case_sweep` (our PGD, each image
+attacked only until it breaks). Timings belong here, not in tests.
 """
 from __future__ import annotations
 
 import argparse
 import functools
+import os
 import time
 
 import pandas as pd
 import torch
 
-from lib import attacks, data, models, runtime, train
+from lib import attacks, data, models, runtime, stats, train
+from lib.sweep import worst_case_sweep
+
+REPORT_002_EPS = (0.001, 0.01, 0.05, 0.1, 0.3, 0.5)  # report 002, Table 1 (L-inf, pixel units)
 
 
 def _time(fn, repeat: int = 1) -> float:
@@ -55,12 +61,96 @@ def run(n_images: int = 1000, n_train: int = 10000, device=None) -> pd.DataFrame
     return table
 
 
+def _trained_cnn(n_train: int, device) -> torch.nn.Module:
+    runtime.seed_everything(0)
+    model = models.SmallCNN("synthetic28").to(device)
+    train.fit(model, data.load("synthetic28", "train", n=n_train), train.TrainConfig(epochs=1, batch_size=128),
+              use_cache=False, progress_bar=False, device=device)
+    return model.eval()
+
+
+def sweep_vs_plain(n_images: int = 300, n_train: int = 5000, steps: int = 10,
+                   eps_list=REPORT_002_EPS, device=None) -> tuple[pd.DataFrame, dict]:
+    """Report 002's L-inf sweep (PGD, ``steps`` steps of ``2.5 eps / steps``, random start) on
+    ``n_images`` synthetic 28 x 28 images and a SmallCNN trained for one epoch, two ways:
+
+    - *plain*: ``torchattacks.PGD`` on every image at every eps, robust = right clean and
+      right attacked (what a notebook loop over eps does);
+    - *sweep*: :func:`lib.sweep.worst_case_sweep` with :func:`lib.attacks.pgd`: an image
+      broken at a small eps keeps its example at larger eps and is not attacked again.
+
+    Returns a table (per eps: each accuracy with its Clopper-Pearson interval, the images
+    the sweep attacked, whether the sweep is at least as strong, McNemar's p on the paired
+    per-image outcomes) and a summary dict of wall times.
+    """
+    import torchattacks  # here, not at module level: it pulls in torchvision
+
+    device = runtime.get_device(device)
+    model = _trained_cnn(n_train, device)
+    test = data.load("synthetic28", "test", n=n_images)
+    x, y = test.x.to(device), test.y.to(device)
+
+    def plain() -> torch.Tensor:
+        torch.manual_seed(0)
+        with torch.no_grad():
+            ok = model(x).argmax(1) == y
+        cols = []
+        for eps in eps_list:
+            pgd = torchattacks.PGD(model, eps=eps, alpha=2.5 * eps / steps, steps=steps, random_start=True)
+            x_adv = pgd(x, y)
+            with torch.no_grad():
+                cols.append(ok & (model(x_adv).argmax(1) == y))
+        return torch.stack(cols, 1).cpu()
+
+    t0 = time.perf_counter()
+    plain_robust = plain()
+    t_plain = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = worst_case_sweep(model, x, y, {"PGD": functools.partial(attacks.pgd, steps=steps)}, eps_list,
+                           progress_bar=False)
+    t_sweep = time.perf_counter() - t0
+
+    n = len(y)
+    rows = []
+    attacked = res.table[res.table["attack"] == "PGD"].set_index("eps")["attacked"]
+    for j, eps in enumerate(res.eps):
+        kp, ks = int(plain_robust[:, j].sum()), int(res.robust[:, j].sum())
+        test_ = stats.mcnemar_exact(plain_robust[:, j], res.robust[:, j])
+        rows.append({"eps": eps,
+                     "plain torchattacks PGD": stats.format_interval(kp / n, *stats.clopper_pearson(kp, n)),
+                     "worst_case_sweep PGD": stats.format_interval(ks / n, *stats.clopper_pearson(ks, n)),
+                     "images attacked (sweep)": f"{int(attacked[eps])}/{n}",
+                     "sweep at least as strong": ks <= kp,
+                     "McNemar p": test_.p_value})
+    summary = {"images": n, "steps": steps, "plain_s": t_plain, "sweep_s": t_sweep,
+               "ratio": t_sweep / t_plain, "device": str(device), "threads": torch.get_num_threads(),
+               "load_avg": os.getloadavg() if hasattr(os, "getloadavg") else None}
+    return pd.DataFrame(rows), summary
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.benchmark", description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--train", type=int, default=10000)
+    parser.add_argument("--sweep-images", type=int, default=300, help="images of the sweep comparison")
+    parser.add_argument("--only", choices=("steps", "sweep"), default=None, help="run one section only")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args(argv)
-    print(run(args.images, args.train).to_markdown(index=False, floatfmt=".2f"))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.only != "sweep":
+        print(run(args.images, args.train).to_markdown(index=False, floatfmt=".2f"))
+    if args.only != "steps":
+        table, s = sweep_vs_plain(args.sweep_images)
+        print(f"\n## eps sweep of report 002: plain torchattacks PGD-{s['steps']} on every image at every "
+              f"eps vs lib.sweep.worst_case_sweep\n")
+        print(table.to_markdown(index=False, floatfmt=".3g"))
+        load = ", ".join(f"{v:.2f}" for v in s["load_avg"]) if s["load_avg"] else "n/a"
+        print(f"\n{s['images']} images, {s['device']}, {s['threads']} threads, load average {load}: "
+              f"plain {s['plain_s']:.1f} s, sweep {s['sweep_s']:.1f} s, "
+              f"ratio {s['ratio']:.2f} ({'at most half' if s['ratio'] <= 0.5 else 'MORE than half'})")
+        print("accuracy: robust images / all images (wrong clean counts as broken), 95% Clopper-Pearson "
+              "interval; McNemar p: paired per-image outcomes, plain vs sweep")
     return 0
 
 

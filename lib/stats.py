@@ -1,0 +1,251 @@
+"""Exact binomial statistics for accuracies measured on a finite set of test images.
+
+An accuracy is a count ``k`` of robust (or correct) images out of ``n``, so its uncertainty
+is binomial; on the few hundred images a CPU profile can afford it is several points wide.
+This module says how wide, and whether a claim survives it:
+
+- :func:`clopper_pearson`: the exact (Clopper and Pearson 1934) interval for ``k / n``, from
+  beta quantiles; it never has less than its nominal coverage, unlike the normal
+  approximation at rates near 0 or 1 (Brown, Cai and DasGupta 2001, section 2).
+- :func:`mcnemar_exact`: two models (or an attack and a weaker one) scored on the *same*
+  images; the exact McNemar test is a two-sided binomial test on the discordant pairs,
+  which is far more sensitive than comparing two intervals (McNemar 1947; Dietterich 1998).
+- :func:`verdict_at_least`, :func:`verdict_at_most`, :func:`verdict_paired`: a claim
+  ("accuracy >= 0.6", "A beats B") is *supported* only when the interval (or the test)
+  says so, *refuted* when it says the opposite, and otherwise cannot be judged at this ``n``.
+- :func:`n_for_half_width`: how many images a profile needs for a given interval width.
+- :func:`format_interval`: ``"61.2 [57.0, 65.3]"`` for tables.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats as _st
+
+STATUSES = ("supported", "refuted", "undecided")
+
+
+def _check_level(level: float) -> float:
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"level must be a number in (0, 1), e.g. 0.95; got {level!r}")
+    return float(level)
+
+
+def _as_counts(k, n) -> tuple[np.ndarray, np.ndarray]:
+    k, n = np.asarray(k), np.asarray(n)
+    for name, v in (("k", k), ("n", n)):
+        if v.dtype == bool or not (np.issubdtype(v.dtype, np.integer) or np.issubdtype(v.dtype, np.floating)):
+            raise ValueError(f"{name} must be a count (an integer), got {v!r}")
+        if not np.all(np.isfinite(v)) or not np.all(v == np.round(v)):
+            raise ValueError(f"{name} must be a count (an integer), got {v!r}")
+    k, n = np.broadcast_arrays(k.astype(float), n.astype(float))
+    if np.any(n < 0):
+        raise ValueError(f"n must be >= 0, got {n}")
+    if np.any((k < 0) | (k > n)):
+        raise ValueError(f"k must lie in [0, n], got k = {k}, n = {n}")
+    return k, n
+
+
+def clopper_pearson(k, n, level: float = 0.95):
+    """Exact two-sided binomial interval ``(low, high)`` for the rate behind ``k`` successes in ``n``.
+
+    ``low = Beta(alpha/2; k, n - k + 1)`` and ``high = Beta(1 - alpha/2; k + 1, n - k)`` with
+    ``alpha = 1 - level`` (0 for ``k = 0``, 1 for ``k = n``). ``k`` and ``n`` are integers or
+    arrays of integers (broadcast together); scalars give floats, arrays give arrays.
+    ``n = 0`` gives ``(nan, nan)``: nothing was measured. ``k`` outside ``[0, n]`` is an error.
+    """
+    alpha = 1 - _check_level(level)
+    scalar = np.ndim(k) == 0 and np.ndim(n) == 0
+    k, n = _as_counts(k, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # beta.ppf is nan for a zero shape parameter; the endpoints there are 0 and 1 exactly.
+        low = np.where(k > 0, _st.beta.ppf(alpha / 2, k, n - k + 1), 0.0)
+        high = np.where(k < n, _st.beta.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
+    empty = n == 0
+    low, high = np.where(empty, np.nan, low), np.where(empty, np.nan, high)
+    if scalar:
+        return float(low), float(high)
+    return low, high
+
+
+def _as_bool(a, name: str) -> np.ndarray:
+    if hasattr(a, "detach"):  # a torch tensor, on any device
+        a = a.detach().cpu().numpy()
+    a = np.asarray(a)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be one flag per image (1-D), got shape {a.shape}")
+    if a.dtype != bool and not np.isin(a, (0, 1)).all():
+        raise ValueError(f"{name} must hold booleans (or 0 / 1), got {a.dtype} values")
+    return a.astype(bool)
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """Outcome of :func:`mcnemar_exact`: ``a_only`` images right for A only, ``b_only`` for B
+    only, ``n`` images in all, the two-sided exact ``p_value``."""
+
+    p_value: float
+    a_only: int
+    b_only: int
+    n: int
+
+
+def mcnemar_exact(a_correct, b_correct) -> McNemar:
+    """Exact McNemar test for two models (or attacks) scored on the same ``n`` images.
+
+    ``a_correct``, ``b_correct``: per-image booleans (N,), numpy or torch, aligned image by
+    image. Images both get right (or both get wrong) say nothing about which is better; under
+    "A and B are equally accurate" each discordant image is A's with probability 1/2, so the
+    p-value is a two-sided binomial test of ``a_only`` out of ``a_only + b_only`` at 0.5
+    (McNemar 1947, exact form). No discordant image gives p = 1.
+    """
+    a, b = _as_bool(a_correct, "a_correct"), _as_bool(b_correct, "b_correct")
+    if len(a) != len(b):
+        raise ValueError(f"paired outcomes need the same images: {len(a)} vs {len(b)}")
+    a_only, b_only = int((a & ~b).sum()), int((~a & b).sum())
+    m = a_only + b_only
+    p = 1.0 if m == 0 else float(_st.binomtest(a_only, m, 0.5, alternative="two-sided").pvalue)
+    return McNemar(p_value=min(p, 1.0), a_only=a_only, b_only=b_only, n=len(a))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a claim about an accuracy survives its sampling noise.
+
+    ``status`` is ``"supported"`` (the interval or test is wholly on the claim's side),
+    ``"refuted"`` (wholly on the other side) or ``"undecided"`` (it straddles the threshold:
+    the claim cannot be judged at this ``n``). ``estimate`` is the measured value, ``low`` /
+    ``high`` its interval at ``level`` (nan where a test is used instead), ``p_value`` the
+    test's (None for interval verdicts), ``detail`` one sentence for a table.
+    """
+
+    claim: str
+    status: str
+    estimate: float
+    low: float
+    high: float
+    n: int
+    level: float
+    detail: str
+    p_value: float | None = None
+
+    @property
+    def supported(self) -> bool:
+        return self.status == "supported"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _interval_verdict(k: int, n: int, threshold: float, level: float, at_least: bool,
+                      claim: str | None) -> Verdict:
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be a rate in [0, 1], got {threshold!r}")
+    low, high = clopper_pearson(k, n, level)
+    sign = ">=" if at_least else "<="
+    claim = claim or f"accuracy {sign} {threshold:g}"
+    est = k / n if n else float("nan")
+    pct = f"{100 * level:g}%"
+    if n == 0:
+        status, detail = "undecided", "cannot be judged: no images"
+    elif (low >= threshold) if at_least else (high <= threshold):
+        status = "supported"
+        detail = f"{k}/{n} = {format_interval(est, low, high)} ({pct}), wholly {sign} {100 * threshold:.1f}"
+    elif (high < threshold) if at_least else (low > threshold):
+        status = "refuted"
+        detail = f"{k}/{n} = {format_interval(est, low, high)} ({pct}), wholly on the other side of " \
+                 f"{100 * threshold:.1f}"
+    else:
+        status = "undecided"
+        detail = f"cannot be judged at n = {n}: {format_interval(est, low, high)} ({pct}) contains " \
+                 f"{100 * threshold:.1f}"
+    return Verdict(claim, status, est, low, high, int(n), level, detail)
+
+
+def verdict_at_least(k: int, n: int, threshold: float, level: float = 0.95,
+                     claim: str | None = None) -> Verdict:
+    """Claim "accuracy >= ``threshold``" from ``k`` robust images out of ``n``: supported when
+    the Clopper-Pearson lower bound is >= threshold, refuted when the upper bound is below it,
+    undecided otherwise. ``claim`` names it in tables (default ``"accuracy >= t"``)."""
+    return _interval_verdict(k, n, threshold, _check_level(level), True, claim)
+
+
+def verdict_at_most(k: int, n: int, threshold: float, level: float = 0.95,
+                    claim: str | None = None) -> Verdict:
+    """Claim "accuracy <= ``threshold``" (e.g. "falls to chance at large eps"): supported when
+    the upper bound is <= threshold, refuted when the lower bound is above it."""
+    return _interval_verdict(k, n, threshold, _check_level(level), False, claim)
+
+
+def verdict_paired(a_correct, b_correct, level: float = 0.95, names: tuple[str, str] = ("A", "B"),
+                   claim: str | None = None) -> Verdict:
+    """Claim "A is more accurate than B" on the same images, by :func:`mcnemar_exact`.
+
+    Supported when the test rejects equality at ``1 - level`` and A has more images of its
+    own; refuted when it rejects equality the other way; undecided otherwise. ``estimate``
+    is ``acc(A) - acc(B)``; ``low`` / ``high`` are nan (the test, not an interval, decides).
+    For "attack A is stronger than B", pass the per-image *robust* flags as ``b_correct``,
+    ``a_correct`` (the stronger attack leaves fewer robust images).
+    """
+    level = _check_level(level)
+    t = mcnemar_exact(a_correct, b_correct)
+    a, b = names
+    claim = claim or f"{a} > {b}"
+    est = (t.a_only - t.b_only) / t.n if t.n else float("nan")
+    counts = f"{t.a_only} images right for {a} only, {t.b_only} for {b} only, p = {t.p_value:.3g}"
+    if t.p_value < 1 - level and t.a_only > t.b_only:
+        status, detail = "supported", counts
+    elif t.p_value < 1 - level and t.b_only > t.a_only:
+        status, detail = "refuted", f"{b} is better: {counts}"
+    else:
+        status, detail = "undecided", f"cannot be judged at n = {t.n}: {counts}"
+    return Verdict(claim, status, est, float("nan"), float("nan"), t.n, level, detail, t.p_value)
+
+
+def _half_width(p: float, n: np.ndarray, level: float) -> np.ndarray:
+    # k = p n as a real number: the beta quantiles are continuous in k, so the half-width
+    # falls smoothly with n instead of jumping with the rounding of p n.
+    alpha = 1 - level
+    k = p * n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = np.where(k > 0, _st.beta.ppf(alpha / 2, k, n - k + 1), 0.0)
+        high = np.where(k < n, _st.beta.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
+    return (high - low) / 2
+
+
+def n_for_half_width(p: float, half_width: float = 0.05, level: float = 0.95, n_max: int = 10**7) -> int:
+    """Smallest number of images for which the Clopper-Pearson interval at rate ``p`` has
+    half-width ``(high - low) / 2 <= half_width``.
+
+    The interval is evaluated at ``k = p n`` taken as a real number, so the half-width is
+    decreasing in ``n`` and a bisection finds the answer; at integer ``k = round(p n)`` the
+    width can differ by a fraction of an image. ``p = 0.5`` is the widest case: use it when
+    the rate is unknown (about 400 images for +-5 points at 95%). Raises if more than
+    ``n_max`` images would be needed.
+    """
+    level = _check_level(level)
+    if not 0 <= p <= 1:
+        raise ValueError(f"p must be a rate in [0, 1], got {p!r}")
+    if not 0 < half_width < 0.5:
+        raise ValueError(f"half_width must be in (0, 0.5), got {half_width!r}")
+    if _half_width(p, np.array(float(n_max)), level) > half_width:
+        raise ValueError(f"more than n_max = {n_max} images needed for half-width {half_width}")
+    lo, hi = 1, n_max  # invariant: the answer lies in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _half_width(p, np.array(float(mid)), level) <= half_width:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def format_interval(acc: float, low: float, high: float, digits: int = 1) -> str:
+    """``"61.2 [57.0, 65.3]"``: a rate and its interval in percent, for tables; ``"n/a"``
+    when the rate is nan (nothing measured)."""
+    if acc is None or not math.isfinite(acc):
+        return "n/a"
+    f = f"{{:.{digits}f}}"
+    return f"{f.format(100 * acc)} [{f.format(100 * low)}, {f.format(100 * high)}]"

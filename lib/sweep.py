@@ -1,0 +1,245 @@
+"""Worst case over a set of attacks across an increasing eps grid, without repeating work.
+
+An adversarial example found at ``eps`` lies inside every larger ball, so an image broken at
+a small eps (or misclassified clean) is broken at every larger eps, by the same example.
+:func:`worst_case_sweep` uses this: for eps in increasing order, each attack of the set runs
+only on the images no attack has broken yet (at a smaller eps, or earlier at this eps), and
+the first successful example of each image is kept. The per-image worst case over the set
+is what "robust accuracy" means (Carlini et al. 2019 ask for the mean over images of the
+best attack per image, not the best attack's mean; AutoAttack, Croce and Hein 2020, scores
+its ensemble the same way), it is
+non-increasing in eps by construction, and it costs much less than running every attack on
+every image at every eps: at large eps few images are left to attack.
+
+A plain per-eps loop (``lib.evaluate.robust_accuracy``) remains the tool for comparing
+attacks *with each other*; the sweep answers "how robust is this model against all of them".
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+
+from lib.attacks.gradient import parse_norm
+from lib.data import map_batches
+from lib.progress import progress
+from lib.stats import clopper_pearson
+
+Attack = Callable[..., torch.Tensor]            # attack(model, x, y, eps) -> x_adv
+Success = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]   # (logits, y) -> (N,) bool
+
+CLEAN = "clean"            # ``broken_by`` of an image the model gets wrong without any attack
+WORST_CASE = "worst case"  # the ``attack`` of the table rows that sum up the whole set
+
+
+def misclassified(logits: torch.Tensor, y: torch.Tensor, *, reject: bool = False) -> torch.Tensor:
+    """Default success rule of an untargeted attack, per image (N,) bool: ``argmax != y``.
+
+    With ``reject=True`` the logits are K + 1, the last one "rejected" (a defense with a
+    detector): success is a wrong label that is *not* rejected, ``argmax not in {y, K}``;
+    a rejected input has been caught, which is not a success of the attacker.
+    """
+    pred = logits.argmax(1)
+    hit = pred != y
+    if reject:
+        hit &= pred != logits.shape[1] - 1
+    return hit
+
+
+@dataclass
+class SweepResult:
+    """What :func:`worst_case_sweep` found, for ``N`` images and the sorted grid ``eps``.
+
+    - ``table``: tidy DataFrame, one row per (eps, attack) in run order, then one
+      ``"worst case"`` row per eps; columns
+
+      ``eps``, ``attack``;
+      ``attacked``: images this attack was run on at this eps, i.e. those still unbroken by
+      the clean model, every smaller eps and the attacks before it at this eps (0 for the
+      worst-case row, and at eps 0, where the ball holds only the clean image);
+      ``broken``: images this attack broke first at this eps; on the worst-case row, every
+      image broken at or below this eps, clean misclassifications included (``n - robust``);
+      ``robust``: images no attack has broken so far, *cumulative*: after this attack and
+      the ones before it in the set, at this and every smaller eps; on the worst-case row,
+      the images that survive the whole set at this eps. It is *not* the accuracy under the
+      attack alone: an attack only ever sees the images the ones before it left;
+      ``n``: images in the sweep; ``accuracy = robust / n``; ``low``, ``high``: its
+      Clopper-Pearson interval at ``level``; ``norm``, ``level``.
+    - ``robust``: N x len(eps) bool, image i survives every attack at ``eps[j]``
+      (non-increasing along each row).
+    - ``x_adv``: N x C x H x W, per image its first successful example (found at
+      ``broken_at``), or the clean image if none was found. Use :meth:`examples_at` for the
+      examples that belong to one eps.
+    - ``broken_by``: per image the attack that broke it first, ``"clean"`` if the model gets
+      it wrong unattacked, ``None`` if it survived everything.
+    - ``broken_at``: (N,) float, the eps at which it was first broken (0 for ``"clean"``,
+      ``inf`` for never).
+    - ``clean_robust``: (N,) bool, the images the model handles without any attack.
+    - ``index``: (N,) long, where the sweep's images sit in its input ``x`` (all of them under
+      convention ``"all"``, the clean-correct ones under ``"correct"``).
+    """
+
+    table: pd.DataFrame
+    eps: tuple[float, ...]
+    robust: torch.Tensor
+    x_adv: torch.Tensor
+    broken_by: list[str | None]
+    broken_at: torch.Tensor
+    clean_robust: torch.Tensor
+    index: torch.Tensor
+    norm: str
+    level: float
+
+    @property
+    def worst_case(self) -> pd.DataFrame:
+        """The worst-case rows of :attr:`table`: one per eps."""
+        return self.table[self.table["attack"] == WORST_CASE].reset_index(drop=True)
+
+    def accuracy(self) -> pd.Series:
+        """Worst-case accuracy per eps (index ``eps``)."""
+        return self.worst_case.set_index("eps")["accuracy"]
+
+    def examples_at(self, eps: float, x: torch.Tensor) -> torch.Tensor:
+        """Images to score at ``eps`` (one of the grid), N x C x H x W: the kept example where
+        the image was broken at or below ``eps``, else its clean image from ``x``, the
+        sweep's input (the kept example of an image broken at a larger eps lies outside
+        this ball)."""
+        if float(eps) not in self.eps:
+            raise ValueError(f"eps {eps} is not in the sweep's grid {self.eps}")
+        clean = x[self.index.to(x.device)]
+        use = (self.broken_at <= float(eps)).to(x.device).view(-1, *([1] * (x.dim() - 1)))
+        return torch.where(use, self.x_adv.to(x.device), clean)
+
+
+def _ball_excess(x: torch.Tensor, x_adv: torch.Tensor, eps: float, norm: str) -> float:
+    d = (x_adv - x).flatten(1)
+    size = d.abs().amax(1) if norm == "inf" else d.norm(p=2, dim=1)
+    return float((size - eps).max())
+
+
+def _check_attack_norm(name: str, attack: Attack, norm: str) -> None:
+    kw = getattr(attack, "keywords", None) or {}
+    if "norm" in kw and parse_norm(kw["norm"]) != norm:
+        raise ValueError(f"attack {name!r} works in norm {kw['norm']!r} but the sweep is in {norm!r}: "
+                         f"a worst case over balls of different norms means nothing")
+
+
+def worst_case_sweep(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[str, Attack],
+                     eps_list: Sequence[float], *, norm: str = "inf", batch_size: int = 500,
+                     success: Success | None = None, reject: bool = False, level: float = 0.95,
+                     convention: str = "all", progress_bar: bool = True) -> SweepResult:
+    """Per-image worst case over ``attacks`` at each eps of ``eps_list`` (sorted, deduplicated).
+
+    ``model``: images N x C x H x W in [0, 1] -> logits (K, or K + 1 with ``reject=True``).
+    ``attacks``: display name -> ``attack(model, x, y, eps) -> x_adv`` (a
+    ``functools.partial`` fixes its other arguments), all in ``norm`` ("inf" or "2"); they
+    run in the mapping's order, so put the cheap ones first: the expensive ones then see
+    only what the cheap ones left. ``success(logits, y) -> (N,) bool`` says when an attack
+    has won (default :func:`misclassified`, with ``reject``). ``convention``: ``"all"``
+    counts every image (a misclassified clean image is broken at every eps), ``"correct"``
+    keeps only the images the model gets right clean (report 002's convention, section 2.3),
+    as in :func:`lib.evaluate.robust_accuracy`.
+
+    For eps in increasing order and each attack in order: run it (in batches of
+    ``batch_size``) on the images still unbroken; those where ``success`` holds are broken
+    from this eps on and never attacked again, their example is kept. Each returned example
+    is checked to lie in its eps-ball (a sweep that trusted an example outside it would
+    report a break that is not one). With a randomised model the success of an example is
+    decided by one forward pass; evaluate such defenses with EOT inside the attacks.
+    Returns a :class:`SweepResult`.
+    """
+    norm = parse_norm(norm)
+    if convention not in ("all", "correct"):
+        raise ValueError(f"convention must be 'all' or 'correct', got {convention!r}")
+    if not attacks:
+        raise ValueError("no attacks given")
+    for name, attack in attacks.items():
+        if name in (CLEAN, WORST_CASE):
+            raise ValueError(f"{name!r} is reserved for the sweep's own rows; rename the attack")
+        _check_attack_norm(name, attack, norm)
+    bad = [e for e in eps_list if isinstance(e, bool) or not isinstance(e, (int, float))
+           or not math.isfinite(e) or e < 0]
+    if bad or not len(eps_list):
+        raise ValueError(f"eps_list must be finite numbers >= 0, got {list(eps_list)}")
+    eps_grid = tuple(sorted({float(e) for e in eps_list}))
+    if success is None:
+        success = lambda logits, labels: misclassified(logits, labels, reject=reject)
+
+    def wins(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return map_batches(lambda xb, yb: success(model(xb), yb).bool(), xs, ys, batch_size=batch_size)
+
+    x, y = x.detach(), y.detach()
+    broken = wins(x, y)
+    index = torch.arange(len(y))
+    if convention == "correct":
+        index = index[~broken.cpu()]
+        x, y, broken = x[~broken], y[~broken], broken[~broken]
+        if not len(y):
+            raise ValueError("the model gets no image right: nothing to sweep under convention 'correct'")
+    n = len(y)
+    clean_robust = ~broken
+    x_best = x.clone()
+    broken_by: list[str | None] = [CLEAN if b else None for b in broken.tolist()]
+    broken_at = torch.where(broken.cpu(), 0.0, math.inf).to(torch.float64)
+    robust = torch.zeros((n, len(eps_grid)), dtype=torch.bool)
+    rows: list[dict] = []
+
+    bar = progress(total=len(eps_grid) * len(attacks), desc="worst-case sweep", disable=not progress_bar)
+    for j, eps in enumerate(eps_grid):
+        for name, attack in attacks.items():
+            idx = (~broken).nonzero().squeeze(1)
+            hits = 0
+            if eps > 0 and len(idx):
+                xs, ys = x[idx], y[idx]
+                x_adv = map_batches(lambda xb, yb, a=attack, e=eps: a(model, xb, yb, e), xs, ys,
+                                    batch_size=batch_size).detach()
+                excess = _ball_excess(xs, x_adv, eps, norm)
+                if excess > 1e-6 + 1e-5 * eps or x_adv.min() < 0 or x_adv.max() > 1:   # float32 slack
+                    raise ValueError(f"attack {name!r} returned examples outside the L{norm} ball of "
+                                     f"eps {eps:g} (by {excess:.3g}) or outside [0, 1]")
+                won = wins(x_adv, ys)
+                hit = idx[won]
+                hits = len(hit)
+                broken[hit] = True
+                x_best[hit] = x_adv[won]
+                broken_at[hit.cpu()] = eps
+                for i in hit.tolist():
+                    broken_by[i] = name
+            rows.append(_row(eps, name, len(idx) if eps > 0 else 0, hits, int((~broken).sum()), n,
+                             norm, level))
+            bar.update(1)
+        survivors = int((~broken).sum())
+        robust[:, j] = ~broken.cpu()
+        rows.append(_row(eps, WORST_CASE, 0, n - survivors, survivors, n, norm, level))
+    bar.close()
+    return SweepResult(table=pd.DataFrame(rows), eps=eps_grid, robust=robust, x_adv=x_best,
+                       broken_by=broken_by, broken_at=broken_at, clean_robust=clean_robust.cpu(),
+                       index=index, norm=norm, level=level)
+
+
+def _row(eps: float, attack: str, attacked: int, broken: int, robust: int, n: int, norm: str,
+         level: float) -> dict:
+    low, high = clopper_pearson(robust, n, level)
+    return {"eps": eps, "attack": attack, "attacked": attacked, "broken": broken, "robust": robust,
+            "n": n, "accuracy": robust / n if n else float("nan"), "low": low, "high": high,
+            "norm": norm, "level": level}
+
+
+def per_eps_table(result: SweepResult) -> pd.DataFrame:
+    """The sweep as a wide table for reports: one row per eps, the worst-case accuracy with its
+    interval, and per attack the images it broke first (column ``broken by <attack>``)."""
+    wc = result.worst_case
+    runs = result.table[result.table["attack"] != WORST_CASE]
+    order = list(dict.fromkeys(runs["attack"]))   # the sweep's attack order, not alphabetical
+    wide = runs.pivot(index="eps", columns="attack", values="broken")[order]
+    wide.columns = [f"broken by {c}" for c in order]
+    out = wc[["eps", "n", "robust", "accuracy", "low", "high"]].set_index("eps").join(wide)
+    return out.reset_index()
+
+
+__all__ = ["CLEAN", "WORST_CASE", "SweepResult", "misclassified", "per_eps_table", "worst_case_sweep"]
+

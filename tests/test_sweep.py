@@ -1,0 +1,195 @@
+"""lib.sweep: the worst case over a set of attacks across eps, without repeating work."""
+from __future__ import annotations
+
+import functools
+
+import pytest
+import torch
+from torch import nn
+
+from lib import attacks, data, evaluate
+from lib.sweep import CLEAN, WORST_CASE, misclassified, per_eps_table, worst_case_sweep
+
+EPS = [0.0, 0.02, 0.05, 0.1, 0.2]
+BIM = functools.partial(attacks.bim, steps=5)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny tensors: a second intra-op thread only adds synchronisation, which costs 100x on a
+    CPU that other processes keep busy (measured: 0.1 s vs 1 ms per MLP step)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    train = data.load("synthetic28", "train", n=500, seed=0)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for _ in range(12):
+        for i in range(0, len(train.y), 100):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(train.x[i:i + 100]), train.y[i:i + 100]).backward()
+            opt.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def batch():
+    test = data.load("synthetic28", "test", n=100, seed=0)
+    return test.x[:48], test.y[:48]
+
+
+class Spy:
+    """An attack that records the images it is given, then delegates."""
+
+    def __init__(self, attack):
+        self.attack, self.calls = attack, []
+
+    def __call__(self, model, x, y, eps):
+        self.calls.append((eps, x.clone()))
+        return self.attack(model, x, y, eps)
+
+    def seen(self, eps) -> torch.Tensor:
+        parts = [x for e, x in self.calls if e == eps]
+        return torch.cat(parts) if parts else torch.empty(0)
+
+
+def _plain_robust(model, x, y, attack, eps_list) -> torch.Tensor:
+    """The plain way: every image attacked at every eps; robust = correct clean and attacked."""
+    with torch.no_grad():
+        clean = model(x).argmax(1) == y
+        cols = [clean & (model(attack(model, x, y, e) if e > 0 else x).argmax(1) == y) for e in eps_list]
+    return torch.stack(cols, 1)
+
+
+def test_monotone_by_construction(mlp, batch):
+    x, y = batch
+    noisy = lambda model, xs, ys, eps: (xs + eps * torch.randn_like(xs).sign()).clamp(0, 1)
+    res = worst_case_sweep(mlp, x, y, {"noise": noisy, "bim": BIM}, EPS, progress_bar=False)
+    assert res.robust.shape == (len(y), len(EPS))
+    assert (res.robust[:, 1:] <= res.robust[:, :-1]).all()
+    acc = res.accuracy().to_numpy()
+    assert all(b <= a for a, b in zip(acc, acc[1:]))
+    assert acc[0] == pytest.approx(res.clean_robust.float().mean().item())
+    assert acc[-1] < acc[0]
+
+
+def test_broken_images_are_not_attacked_again(mlp, batch):
+    x, y = batch
+    first, second = Spy(BIM), Spy(attacks.fgsm)
+    res = worst_case_sweep(mlp, x, y, {"bim": first, "fgsm": second}, [0.02, 0.05], progress_bar=False)
+    with torch.no_grad():
+        clean_ok = mlp(x).argmax(1) == y
+    # eps 0.02: BIM sees the clean-correct images, FGSM only what BIM left
+    assert torch.equal(first.seen(0.02), x[clean_ok])
+    by_bim = (res.broken_at == 0.02) & torch.tensor([b == "bim" for b in res.broken_by])
+    assert by_bim.any()
+    assert torch.equal(second.seen(0.02), x[clean_ok & ~by_bim])
+    # eps 0.05: only the images unbroken at 0.02, by either attack
+    assert torch.equal(first.seen(0.05), x[res.robust[:, 0]])
+    assert 0 < len(first.seen(0.05)) < len(first.seen(0.02))
+    t = res.table.set_index(["eps", "attack"])
+    assert t.loc[(0.05, "bim"), "attacked"] == int(res.robust[:, 0].sum())
+    assert t.loc[(0.05, "fgsm"), "attacked"] == len(second.seen(0.05))
+
+
+def test_examples_stay_in_their_ball_and_are_adversarial(mlp, batch):
+    x, y = batch
+    for norm, eps_list, att in [("inf", EPS, BIM), ("2", [0.5, 1.0, 2.0], functools.partial(BIM, norm="2"))]:
+        res = worst_case_sweep(mlp, x, y, {"bim": att}, eps_list, norm=norm, progress_bar=False)
+        d = evaluate.distortion(x, res.x_adv, norm)
+        assert (d <= res.broken_at.float() * (1 + 1e-5) + 1e-6).all()    # inf where never broken
+        never = torch.isinf(res.broken_at)
+        assert torch.equal(res.x_adv[never], x[never])
+        for j, eps in enumerate(res.eps):
+            x_eps = res.examples_at(eps, x)
+            assert evaluate.distortion(x, x_eps, norm).max() <= eps * (1 + 1e-5) + 1e-6
+            with torch.no_grad():
+                assert torch.equal(misclassified(mlp(x_eps), y), ~res.robust[:, j])
+
+
+def test_worst_case_at_least_as_strong_as_each_attack_alone(mlp, batch):
+    x, y = batch
+    fgsm, bim = attacks.fgsm, BIM
+    res = worst_case_sweep(mlp, x, y, {"fgsm": fgsm, "bim": bim}, EPS, progress_bar=False)
+    for attack in (fgsm, bim):
+        plain = _plain_robust(mlp, x, y, attack, EPS)
+        # deterministic attacks: the sweep's survivors survive each attack alone too
+        assert not (res.robust & ~plain).any()
+        assert (res.robust.sum(0) <= plain.sum(0)).all()
+    wc = res.worst_case
+    assert list(wc["eps"]) == EPS
+    per_attack = res.table[res.table["attack"] != WORST_CASE]
+    last = per_attack.groupby("eps")["robust"].last().to_numpy()
+    assert (wc["robust"].to_numpy() == last).all()
+
+
+def test_matches_a_plain_loop_with_a_deterministic_attack(mlp, batch):
+    x, y = batch
+    res = worst_case_sweep(mlp, x, y, {"bim": BIM}, EPS, batch_size=16, progress_bar=False)
+    plain = _plain_robust(mlp, x, y, BIM, EPS)
+    # the plain loop is not monotone by construction; the sweep is its running minimum
+    running = torch.stack([plain[:, : j + 1].all(1) for j in range(len(EPS))], 1)
+    assert torch.equal(res.robust, running)
+    assert len(set(res.broken_by) - {None, CLEAN, "bim"}) == 0
+
+
+def test_table_columns_and_intervals(mlp, batch):
+    x, y = batch
+    res = worst_case_sweep(mlp, x, y, {"fgsm": attacks.fgsm, "bim": BIM}, [0.1, 0.05, 0.0, 0.05],
+                           progress_bar=False)
+    assert res.eps == (0.0, 0.05, 0.1)
+    t = res.table
+    assert {"eps", "attack", "attacked", "broken", "robust", "n", "accuracy", "low", "high", "norm"} <= set(t)
+    assert len(t) == 3 * 3
+    assert ((t["low"] <= t["accuracy"]) & (t["accuracy"] <= t["high"])).all()
+    assert (t.loc[t["eps"] == 0, "attacked"] == 0).all()
+    wide = per_eps_table(res)
+    assert list(wide.columns[-2:]) == ["broken by fgsm", "broken by bim"]
+    wc = res.worst_case
+    assert (wc["broken"] + wc["robust"] == wc["n"]).all()
+
+
+def test_convention_correct(mlp, batch):
+    x, y = batch
+    res = worst_case_sweep(mlp, x, y, {"bim": BIM}, [0.0, 0.1], convention="correct", progress_bar=False)
+    with torch.no_grad():
+        ok = mlp(x).argmax(1) == y
+    assert res.worst_case["n"].iloc[0] == int(ok.sum())
+    assert res.accuracy().iloc[0] == 1.0
+    assert torch.equal(res.examples_at(0.0, x), x[ok])
+
+
+def test_reject_is_not_a_success(mlp, batch):
+    x, y = batch
+    # K + 1 logits: an input farther than 1e-3 (L2) from every clean image is rejected
+    memory = x.flatten(1)
+
+    def detector(images):
+        z = mlp(images)
+        dist = torch.cdist(images.flatten(1), memory).amin(1)
+        return torch.cat([z, (z.amax(1) - 1 + 1e3 * dist)[:, None]], 1)
+
+    noise = lambda model, xs, ys, eps: (xs + eps * torch.ones_like(xs)).clamp(0, 1)
+    aware = worst_case_sweep(detector, x, y, {"noise": noise}, [0.0, 0.1], reject=True, progress_bar=False)
+    naive = worst_case_sweep(detector, x, y, {"noise": noise}, [0.0, 0.1], progress_bar=False)
+    assert aware.accuracy().iloc[1] == aware.accuracy().iloc[0] > 0.5
+    assert naive.accuracy().iloc[1] == 0.0
+
+
+def test_bad_arguments(mlp, batch):
+    x, y = batch
+    outside = lambda model, xs, ys, eps: (xs + 2 * eps).clamp(0, 1)
+    with pytest.raises(ValueError, match="outside"):
+        worst_case_sweep(mlp, x, y, {"bad": outside}, [0.1], progress_bar=False)
+    with pytest.raises(ValueError, match="norm"):
+        worst_case_sweep(mlp, x, y, {"l2": functools.partial(BIM, norm="2")}, [0.1], progress_bar=False)
+    with pytest.raises(ValueError, match="eps"):
+        worst_case_sweep(mlp, x, y, {"bim": BIM}, [-0.1], progress_bar=False)
+    with pytest.raises(ValueError, match="reserved"):
+        worst_case_sweep(mlp, x, y, {WORST_CASE: BIM}, [0.1], progress_bar=False)
