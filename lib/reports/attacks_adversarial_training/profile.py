@@ -1,22 +1,41 @@
-"""Profiles of notebooks/attacks_adversarial_training.ipynb (report 002, CIFAR-10).
+"""Parameters of notebooks/attacks_adversarial_training.py (report 002, "Data Science Project -
+Adversarial Networks", CIFAR-10).
 
 - smoke: synthetic 28 x 28 images, a tiny net, one epoch: seconds, for the test-suite.
-- quick: Fashion-MNIST subsets on a CPU, the whole notebook in under 5 minutes from an
-  empty checkpoint cache.
-- paper: CIFAR-10 with the report's settings where it gives them (eps lists, sigma 0.05,
-  alpha 2, 5 references per class, the full test set) and ours where it does not
-  (epochs, widths, attack steps, adversarial-training eps), for a GPU.
+- quick: ``cifar10_jpeg`` (the JPEG quality-75 copy of CIFAR-10 from the data mirror, not
+  bit-exact CIFAR-10) on a 2-core CPU, the whole notebook in about five minutes from an empty
+  checkpoint cache. Reductions from the paper profile, each for time:
+
+  - a narrower CNN (``width`` 16, ``hidden`` 256 instead of 64 / 512) and lighter dropout
+    (0.1 / 0.3 instead of 0.25 / 0.5; the report gives no rates): in our trials a width-16 net
+    with 0.25 / 0.5 stayed near 61 % after two epochs; with 0.1 / 0.3 it reaches 69.5 % on the
+    full cifar10_jpeg test set (71.4 % on the 500 test images of this profile);
+  - two epochs of the base model on the whole training split (less ``n_val`` = 1,000), and
+    without the report's crop / flip augmentation (it pays off over long training; two epochs
+    leave no room for it);
+  - the defended models are *fine-tuned* from the base model (``finetune``) for one epoch on
+    a class-stratified subset of ``n_finetune`` = 5,000 of the 49,000 training images, instead of trained from
+    scratch on all of them;
+  - ``contrastive_weight`` 0.1 instead of the report's 1 (see below);
+  - ``n_test`` 500 test images (stratified) instead of 10,000; ``n_eot`` 200 in the EOT table;
+  - ``pgd_steps`` 5 (step 2.5 eps / 5) instead of 20, ``at_steps`` 3 instead of 7,
+    ``eot_draws`` 4 instead of 16.
+
+- paper: CIFAR-10 (torchvision's original; offline, pass ``dataset=cifar10_jpeg``) with the
+  report's settings where it gives them (eps lists, sigma 0.05, alpha 2, 5 references per class,
+  crop / flip augmentation, SGD with a schedule, the full test set) and ours where it does not
+  (epochs, widths, dropout rates, attack steps, adversarial-training eps), for a GPU.
 
 Keys (all profiles share them):
 
 - ``dataset``, ``n_train`` (train images, before the validation split), ``n_val``, ``n_test``;
-- ``width``, ``hidden``: the CNN's first-block filters and penultimate size;
+- ``width``, ``hidden``: the CNN's first-block filters and penultimate size; ``dropout``: the
+  rates of its two dropout layers (the report: "two Dropout layers", no rates);
 - ``epochs``, ``batch_size``, ``lr``, ``weight_decay``: SGD with a cosine schedule for every
-  model; ``augment``: ``"crop_flip"`` (the report's random crop + horizontal flip) or ``None``
-  (the CPU profiles: in four epochs, crops of +-4 px on 28 px images leave the net
-  underfitted, several points below the accuracy it reaches without them); ``noise_epochs``, ``at_epochs``,
-  ``contrastive_epochs`` for the defended models; ``finetune``: start the defended models
-  from the base model's weights (CPU profiles) instead of from scratch (paper);
+  model; ``augment``: ``"crop_flip"`` (the report's random crop + horizontal flip) or ``None``;
+  ``noise_epochs``, ``at_epochs``, ``contrastive_epochs`` for the defended models;
+  ``finetune``: start the defended models from the base model's weights (CPU profiles) instead
+  of from scratch (paper); ``n_finetune``: training images of the defended models (None: all);
 - ``eps``: Table 1 / Figures 4-7 eps list (the report's); ``table2_eps`` (the report's);
   ``example_eps``: Figures 2-3; ``n_examples``: rows of Figures 2-3;
 - ``pgd_steps``: PGD iterations of every evaluation attack (step 2.5 eps / steps);
@@ -26,15 +45,36 @@ Keys (all profiles share them):
 - ``contrastive_alpha``, ``contrastive_weight``, ``refs_per_class``, ``latent_eps``
   (attacks on the 1-NN rule), ``n_latent_plot`` (points per panel of Figure 8);
   ``contrastive_weight`` multiplies eq. (5) in the loss (1 in the report and the paper
-  profile). The CPU profiles use 0.1. Fine-tuned from the base model with the full weight,
-  training diverged: the base's latent distances are large, so the squared same-class term
-  dominates. From scratch, the full weight cost about 15 points of accuracy in a
-  four-epoch budget;
+  profile). The CPU profiles use 0.1: fine-tuned from the base model with the full weight,
+  training diverged (the base's latent distances are large, so the squared same-class term
+  dominates), and from scratch the full weight cost about 15 points of accuracy in a
+  few-epoch budget;
 - ``seed``, ``device``.
 """
 from __future__ import annotations
 
-from lib.params import Bool, Choice, DatasetName, Float, count, device, epochs, eps, eps_list, positive, seed
+from lib.params import (
+    Bool,
+    Choice,
+    DatasetName,
+    Float,
+    Int,
+    ListOf,
+    count,
+    device,
+    epochs,
+    eps,
+    eps_list,
+    positive,
+    seed,
+)
+from lib.reports.attacks_adversarial_training.reference import (
+    REPORT_CONTRASTIVE_ALPHA,
+    REPORT_NOISE_SIGMA,
+    REPORT_REFS_PER_CLASS,
+    REPORT_TABLE1_EPS,
+    REPORT_TABLE2_EPS,
+)
 
 PARAMS = {
     "seed": seed(), "device": device(),
@@ -44,6 +84,8 @@ PARAMS = {
     "n_test": count("test images (class-stratified subset)"),
     "width": count("filters of the first conv block (the second has twice as many)"),
     "hidden": count("size of the penultimate dense layer (the latent space of section 3.3)"),
+    "dropout": ListOf(item=Float(ge=0, lt=1), min_len=2, max_len=2,
+                      doc="rates of the two dropout layers (after the conv blocks, between the dense layers)"),
     "epochs": epochs("epochs of the base model"),
     "batch_size": count("mini-batch size of every model"),
     "lr": positive("SGD learning rate (cosine schedule)"),
@@ -51,6 +93,8 @@ PARAMS = {
     "augment": Choice(options=("crop_flip",), optional=True,
                       doc="'crop_flip' (the report's random crop + flip) or None"),
     "finetune": Bool(doc="start the defended models from the base model's weights"),
+    "n_finetune": Int(min=1, optional=True,
+                      doc="training images of the defended models (stratified subset); None: all"),
     "noise_epochs": epochs("epochs of the Gaussian-noise models"),
     "at_epochs": epochs("epochs of adversarial training"),
     "contrastive_epochs": epochs("epochs of the contrastive model"),
@@ -72,32 +116,32 @@ PARAMS = {
     "n_latent_plot": count("points per panel of Figure 8"),
 }
 
-REPORT_EPS = [0.001, 0.01, 0.05, 0.1, 0.3, 0.5]   # Table 1 of the report
-REPORT_TABLE2_EPS = [0.01, 0.05]                  # Table 2 of the report
+REPORT_EPS = list(REPORT_TABLE1_EPS)            # Table 1 of the report
+REPORT_TABLE2_EPS_LIST = list(REPORT_TABLE2_EPS)  # Table 2 of the report
 
-_COMMON = dict(seed=0, device="auto", eps=REPORT_EPS, table2_eps=REPORT_TABLE2_EPS,
-               noise_sigma=0.05, contrastive_alpha=2.0,
-               refs_per_class=5, n_examples=3, lr=0.05, weight_decay=5e-4, batch_size=128)
+_COMMON = dict(seed=0, device="auto", eps=REPORT_EPS, table2_eps=REPORT_TABLE2_EPS_LIST,
+               noise_sigma=REPORT_NOISE_SIGMA, contrastive_alpha=REPORT_CONTRASTIVE_ALPHA,
+               refs_per_class=REPORT_REFS_PER_CLASS, n_examples=3, lr=0.05, weight_decay=5e-4,
+               batch_size=128)
 
 PROFILES = {
     "smoke": dict(_COMMON, dataset="synthetic28", n_train=1200, n_val=200, n_test=200,
-                  width=8, hidden=32, epochs=1, augment=None, finetune=True, noise_epochs=1, at_epochs=1,
-                  contrastive_epochs=1, contrastive_weight=0.1,
-                  example_eps=0.1, pgd_steps=3, at_eps=0.1, at_steps=2,
-                  eot_draws=2, eot_eps=[0.05], n_eot=60, latent_eps=[0.01, 0.1],
-                  n_latent_plot=200),
-    "quick": dict(_COMMON, dataset="fashion_mnist", n_train=6000, n_val=500, n_test=500,
-                  width=16, hidden=128, epochs=4, augment=None, finetune=True, noise_epochs=1, at_epochs=1,
-                  contrastive_epochs=2, contrastive_weight=0.1,
-                  example_eps=0.05, pgd_steps=10, at_eps=0.05, at_steps=3,
-                  eot_draws=8, eot_eps=[0.01, 0.05], n_eot=200,
-                  latent_eps=[0.01, 0.05, 0.1], n_latent_plot=500),
+                  width=8, hidden=32, dropout=[0.25, 0.5], epochs=1, augment=None, finetune=True,
+                  n_finetune=None, noise_epochs=1, at_epochs=1, contrastive_epochs=1,
+                  contrastive_weight=0.1, example_eps=0.1, pgd_steps=3, at_eps=0.1, at_steps=2,
+                  eot_draws=2, eot_eps=[0.05], n_eot=60, latent_eps=[0.01, 0.1], n_latent_plot=200),
+    "quick": dict(_COMMON, dataset="cifar10_jpeg", n_train=50000, n_val=1000, n_test=500,
+                  width=16, hidden=256, dropout=[0.1, 0.3], epochs=2, augment=None, finetune=True,
+                  n_finetune=5000, noise_epochs=1, at_epochs=1, contrastive_epochs=1,
+                  contrastive_weight=0.1, example_eps=0.01, pgd_steps=5, at_eps=0.03, at_steps=3,
+                  eot_draws=4, eot_eps=[0.01, 0.05], n_eot=200, latent_eps=[0.01, 0.05, 0.1],
+                  n_latent_plot=500),
     "paper": dict(_COMMON, dataset="cifar10", n_train=50000, n_val=5000, n_test=10000,
-                  width=64, hidden=512, epochs=40, augment="crop_flip", finetune=False, noise_epochs=40,
-                  at_epochs=30, contrastive_epochs=40, contrastive_weight=1.0,
-                  example_eps=0.01, pgd_steps=20, at_eps=0.03, at_steps=7,
-                  eot_draws=16, eot_eps=[0.01, 0.05], n_eot=2000,
-                  latent_eps=[0.01, 0.05, 0.1], n_latent_plot=2000),
+                  width=64, hidden=512, dropout=[0.25, 0.5], epochs=40, augment="crop_flip", finetune=False,
+                  n_finetune=None, noise_epochs=40, at_epochs=30, contrastive_epochs=40,
+                  contrastive_weight=1.0, example_eps=0.01, pgd_steps=20, at_eps=0.03, at_steps=7,
+                  eot_draws=16, eot_eps=[0.01, 0.05], n_eot=2000, latent_eps=[0.01, 0.05, 0.1],
+                  n_latent_plot=2000),
 }
 
 
@@ -109,6 +153,9 @@ def check(cfg) -> None:
         raise ConfigError(f"need n_val < n_train, got n_val={cfg.n_val}, n_train={cfg.n_train}")
     if cfg.n_train - cfg.n_val < 10 * cfg.refs_per_class:
         raise ConfigError("the training split must hold refs_per_class images of every class")
+    if cfg.n_finetune is not None and cfg.n_finetune > cfg.n_train - cfg.n_val:
+        raise ConfigError(f"n_finetune={cfg.n_finetune} exceeds the {cfg.n_train - cfg.n_val} training "
+                          "images (n_train - n_val)")
     for key in ("n_eot", "n_latent_plot", "n_examples"):
         if cfg[key] > cfg.n_test:
             raise ConfigError(f"{key}={cfg[key]} must not exceed n_test={cfg.n_test}")
