@@ -24,6 +24,8 @@ from torch import nn
 from lib import attacks, data, evaluate, models, runtime, train
 from lib.defenses import contrastive
 
+REPORT = "attacks_adversarial_training"  # checkpoint names start with the notebook id
+
 
 @dataclass
 class Context:
@@ -95,8 +97,8 @@ def make_model(ctx: Context, noise: str | None = None, init: nn.Module | None = 
 
 
 def fit_base(ctx: Context) -> train.FitResult:
-    return train.fit(make_model(ctx), ctx.train, train_config(ctx.cfg), name="attacks_adversarial_training-base", val=ctx.val,
-                     device=ctx.device)
+    return train.fit(make_model(ctx), ctx.train, train_config(ctx.cfg), name=f"{REPORT}-base",
+                     val=ctx.val, device=ctx.device)
 
 
 def _start(ctx: Context, base_fit: train.FitResult) -> tuple[nn.Module | None, str, str | None]:
@@ -112,7 +114,7 @@ def _fit_defended(ctx: Context, base_fit: train.FitResult, name: str, epochs: in
                   noise: str | None = None, **kwargs) -> nn.Module:
     init, tag, key = _start(ctx, base_fit)
     fit = train.fit(make_model(ctx, noise=noise, init=init), ctx.tune, train_config(ctx.cfg, epochs),
-                    name=f"attacks_adversarial_training-{name}-{tag}", val=ctx.val, device=ctx.device, init_key=key, **kwargs)
+                    name=f"{REPORT}-{name}-{tag}", val=ctx.val, device=ctx.device, init_key=key, **kwargs)
     return fit.model.eval()
 
 
