@@ -15,7 +15,6 @@ or below; a failure points at gradient masking or a broken attack.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
@@ -23,6 +22,7 @@ import torch
 
 from lib.data import map_batches
 from lib.progress import progress
+from lib.stats import clopper_pearson
 
 Attack = Callable[..., torch.Tensor]  # attack(model, x, y, eps) -> x_adv
 CONVENTIONS = ("all", "correct")
@@ -40,12 +40,14 @@ def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> 
     return (predict(model, x, batch_size) == y).float().mean().item()
 
 
-def noise_tolerance(n: int, p: float = 0.5) -> float:
-    """Sampling noise of an accuracy measured on ``n`` images: two binomial standard errors
-    at rate ``p`` (0.5, the widest, unless a rate is known), and never less than one image.
-    The study's one tolerance rule (sanity checks, chance level, detector rates)."""
+def noise_tolerance(n: int, p: float = 0.5, level: float = 0.95) -> float:
+    """Sampling noise of an accuracy measured on ``n`` images: the half-width of the exact
+    (Clopper-Pearson) ``level`` interval at rate ``p`` (0.5, the widest, unless a rate is
+    known), never less than one image. The study's one tolerance rule: sanity checks, chance
+    level, detector rates and verdicts all take their slack from it (lib.stats)."""
     n = max(int(n), 1)
-    return max(1.0 / n, 2 * math.sqrt(p * (1 - p) / n))
+    low, high = clopper_pearson(round(p * n), n, level)
+    return max(1.0 / n, (high - low) / 2)
 
 
 def attack_norm(attack: Attack) -> str:
@@ -67,7 +69,8 @@ def robust_accuracy(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[st
     ``attacks`` maps a display name to ``attack(model, x, y, eps) -> x_adv`` (a
     ``functools.partial`` of a :mod:`lib.attacks` function fixes its other
     arguments). ``convention`` is ``"all"`` or ``"correct"`` (see module doc).
-    Returns columns ``attack, norm, eps, accuracy, n, convention``; with
+    Returns columns ``attack, norm, eps, accuracy, n, robust`` (the count), ``low, high`` (its
+    95 % Clopper-Pearson interval) and ``convention``; with
     ``keep_examples=True`` also a dict ``(attack, eps) -> x_adv`` of the attacked images.
     """
     if convention not in CONVENTIONS:
@@ -89,9 +92,11 @@ def robust_accuracy(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[st
         else:
             x_adv = attack_in_batches(attack, model, x, y, eps, batch_size)
         ok = clean_ok & (predict(model, x_adv, batch_size) == y)
+        k = int(ok.sum())
+        low, high = clopper_pearson(k, n)
         rows.append({"attack": name, "norm": attack_norm(attack), "eps": float(eps),
-                     "accuracy": ok.float().mean().item() if n else float("nan"), "n": n,
-                     "convention": convention})
+                     "accuracy": k / n if n else float("nan"), "n": n, "robust": k,
+                     "low": low, "high": high, "convention": convention})
         if keep_examples:
             examples[(name, float(eps))] = x_adv
     table = pd.DataFrame(rows)
@@ -138,8 +143,9 @@ def sanity_checks(results: pd.DataFrame, *, chance: float, single_step: str | No
       drives accuracy to chance or below; ``large_eps=False`` skips this check (for sweeps
       that stop at a small eps on purpose).
 
-    ``tolerance`` (default: two binomial standard errors at the table's ``n``, at least
-    one image) absorbs sampling noise. Returns columns ``check, attack, passed, detail``.
+    ``tolerance`` (default: :func:`noise_tolerance` at the table's ``n``, the half-width of
+    the 95 % Clopper-Pearson interval at p = 0.5) absorbs sampling noise.
+    Returns columns ``check, attack, passed, detail``.
     """
     rows = []
     n = int(results["n"].max()) if len(results) else 1
@@ -205,7 +211,7 @@ def _require_trained(table: pd.DataFrame, results: pd.DataFrame, chance: float,
     first = pd.DataFrame([{"check": "model better than chance (trained)", "attack": "none",
                            "passed": trained,
                            "detail": f"clean accuracy {clean_accuracy:.3f} vs chance {chance:.2f} "
-                                     f"(+{margin:.3f}, two standard errors at n = {n})"}])
+                                     f"(+{margin:.3f}, the 95 % interval's half-width at n = {n})"}])
     if not trained:
         table = table.assign(passed=False,
                              detail="model at chance (untrained): " + table["detail"].astype(str))

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from lib.evaluate import noise_tolerance
 from lib.reports.attacks_adversarial_training.reference import (
     REPORT_NN_CLEAN,
     REPORT_NN_EPS,
@@ -47,17 +48,16 @@ OURS, ALL = "ours (%)", "ours over all test images (%)"
 
 # --------------------------------------------------------------------------- helpers
 def noise_points(n: int, m: int | None = None) -> float:
-    """Sampling noise in accuracy points: two standard errors of a proportion over ``n`` images
-    at p = 0.5 (``100 / sqrt(n)``), or of a difference of two over ``n`` and ``m`` images."""
-    n = max(int(n), 1)
-    var = 0.25 / n + (0.25 / max(int(m), 1) if m is not None else 0.0)
-    return 100 * 2 * math.sqrt(var)
+    """Sampling noise in accuracy points (the study's one rule, :func:`lib.evaluate.noise_tolerance`:
+    the 95 % Clopper-Pearson half-width at p = 0.5) of one accuracy over ``n`` images, or of a
+    difference of two over ``n`` and ``m`` images (half-widths added in quadrature)."""
+    one = noise_tolerance(n)
+    return 100 * (math.hypot(one, noise_tolerance(m)) if m is not None else one)
 
 
 def at_chance(clean_pct: float, n: int, chance: float) -> bool:
-    """True when a clean accuracy (%) over ``n`` images is within two standard errors of chance."""
-    margin = 2 * math.sqrt(chance * (1 - chance) / max(int(n), 1))
-    return not clean_pct / 100 > chance + margin
+    """True when a clean accuracy (%) over ``n`` images is not above chance beyond sampling noise."""
+    return not clean_pct / 100 > chance + noise_tolerance(n, chance)
 
 
 def decide(supported: bool, refuted: bool) -> str:
