@@ -261,9 +261,11 @@ def adaptive_attack(pipeline: PuVAEPipeline, x: torch.Tensor, y: torch.Tensor, e
     :func:`reject_aware_margin`, whose detector term keeps the RMSE under ``t``.
     The first restart starts at ``x`` (BIM-like), later ones at random points of the
     ball; per image we keep the first restart that fools the defense under the report's
-    scoring (our own loop: ``lib.attacks.pgd``'s restart selection would count a
-    rejection as a success). ``x``: N x C x H x W in [0, 1]; returns the same shape,
-    within ``eps`` of ``x`` in L-inf and in [0, 1].
+    scoring, and only images not yet fooled are attacked again. This is our own loop,
+    not ``lib.attacks.pgd(restarts=..., success=...)``, whose restarts all start the
+    same way (all at ``x`` or all random) and re-attack every image, keeping the
+    highest-loss one: a different attack, and slower. ``x``: N x C x H x W in [0, 1];
+    returns the same shape, within ``eps`` of ``x`` in L-inf and in [0, 1].
     """
     if not eps > 0 or steps < 1 or eot < 1 or restarts < 1:
         raise ValueError("adaptive_attack needs eps > 0 and steps, eot, restarts >= 1")

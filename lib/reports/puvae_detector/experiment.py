@@ -124,7 +124,7 @@ def train_classifier(s: SimpleNamespace, train: data_mod.ImageData, val=None, de
     optimiser). Returns :class:`lib.train.FitResult`."""
     cfg = train_mod.TrainConfig(epochs=s.clf_epochs, batch_size=s.clf_batch_size, optimizer="adam",
                                 lr=s.clf_lr, weight_decay=0.0, scheduler=s.scheduler, seed=s.seed)
-    return train_mod.fit(build_classifier(s), train, cfg, name=f"puvae-clf-{s.dataset}", val=val,
+    return train_mod.fit(build_classifier(s), train, cfg, name=f"puvae_detector-clf-{s.dataset}", val=val,
                          device=device)
 
 
@@ -137,7 +137,7 @@ def train_puvae(s: SimpleNamespace, classifier: nn.Module, train: data_mod.Image
     cfg = train_mod.TrainConfig(epochs=s.vae_epochs, batch_size=s.vae_batch_size, optimizer="adam",
                                 lr=s.vae_lr, weight_decay=0.0, scheduler=s.scheduler, seed=s.seed)
     # val=None: fit's val_acc is model(x).argmax, which means nothing for a CVAE.
-    return train_mod.fit(build_cvae(s), train, cfg, name=f"puvae-cvae-{s.dataset}",
+    return train_mod.fit(build_cvae(s), train, cfg, name=f"puvae_detector-cvae-{s.dataset}",
                          loss_fn=loss_fn, device=device)
 
 
@@ -175,6 +175,33 @@ def adaptive_evaluation(s: SimpleNamespace, classifier: nn.Module,
         rows.append({"defense": name, "attack": "worst of both", "eps": float(eps), "n": len(y),
                      "accuracy": ok_all.float().mean().item()})
     return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def input_dependence(vae: nn.Module, x: torch.Tensor, y: torch.Tensor, *, seed: int = 0,
+                     batch_size: int = 250) -> tuple[float, float]:
+    """Does the CVAE reconstruct the input, or only its label? ``(own, other)``: the mean RMSE
+    between each image and its reconstruction under its true label, and between each image
+    and the reconstruction of *another* image of the same class under that label (the next
+    one of its class in ``x``, cyclically). A CVAE that ignores its input has own = other.
+    Images alone in their class are skipped."""
+    partner = torch.full((len(y),), -1, dtype=torch.long)
+    for c in y.unique():
+        idx = (y == c).nonzero().flatten().cpu()
+        if len(idx) > 1:
+            partner[idx] = idx.roll(-1)
+    keep = (partner >= 0).nonzero().flatten()
+    if len(keep) == 0:
+        raise ValueError("need two images of one class to test input dependence")
+    torch.manual_seed(seed)  # the CVAE's sampling
+    own, other = [], []
+    for i in range(0, len(keep), batch_size):
+        k = keep[i:i + batch_size].to(x.device)
+        xs, ys, xo = x[k], y[k], x[partner[k.cpu()].to(x.device)]
+        for src, out in ((xs, own), (xo, other)):
+            recon, _, _ = vae(src, ys)
+            out.append((recon - xs).pow(2).flatten(1).mean(1).sqrt())
+    return torch.cat(own).mean().item(), torch.cat(other).mean().item()
 
 
 # --------------------------------------------------------------------------- transfer attacks

@@ -32,3 +32,13 @@ def table_name(dataset: str) -> str:
     """``table3_mnist`` / ``table4_fashion_mnist`` / ``table5_cifar10``; ``table_<name>`` otherwise."""
     n = TABLE_NUMBER.get(dataset)
     return f"table{n}_{dataset}" if n else f"table_{dataset}"
+
+
+def published_quality(dataset: str) -> dict[str, float | None]:
+    """What the report publishes about its PuVAE's quality on ``dataset`` (for
+    :func:`lib.reports.puvae_detector.verdicts.model_checks`): ``report_puvae``, PuVAE's clean
+    accuracy % (Tables 3-5), and ``report_rmse``, the mean clean best-RMSE (section 4, MNIST
+    only). None where the report gives no number, and for every synthetic stand-in."""
+    table = REPORT_TABLES.get(dataset)
+    return {"report_puvae": table["none"][1] if table else None,
+            "report_rmse": REPORT_RMSE.get(dataset, (None, None))[0]}

@@ -2,14 +2,13 @@
 the evaluation and the closing "report vs ours"."""
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
-from lib.evaluate import sanity_checks
+from lib.evaluate import noise_tolerance, sanity_checks
 from lib.reports.puvae_detector.experiment import architecture_names, worst_case
 from lib.reports.puvae_detector.reference import (
     ATTACK_NAMES,
@@ -49,8 +48,9 @@ def sanity_table(s: SimpleNamespace, grid: pd.DataFrame, adaptive: pd.DataFrame,
     """Checks of the evaluation itself, one row each: check, scope, passed, detail.
 
     - the threshold keeps the validation false-positive rate at or below ``fpr``;
-    - the clean test rejection rate is near ``fpr`` (two binomial standard errors);
-    - on the undefended classifier, Carlini et al. (2019)'s checks (lib.evaluate);
+    - the clean test rejection rate is near ``fpr`` (within :func:`lib.evaluate.noise_tolerance`);
+    - on the undefended classifier, Carlini et al. (2019)'s checks (lib.evaluate), given its
+      clean accuracy (the ``attack == "none"`` row of ``grid``), so that none passes at chance;
     - the adaptive attack leaves no more accuracy than the transfer attack it extends;
     - adversarial examples stay in the eps-ball and in [0, 1];
     - the pipeline's input gradients are non-zero (no gradient masking by the arg-min).
@@ -58,7 +58,7 @@ def sanity_table(s: SimpleNamespace, grid: pd.DataFrame, adaptive: pd.DataFrame,
     rows = []
     n_test = int(grid["n"].iloc[0])
     clean_rej = float(grid.loc[grid["attack"] == "none", "rejected"].iloc[0])
-    tol = 2 * math.sqrt(max(s.fpr * (1 - s.fpr), 1e-12) / n_test) + 1 / n_test
+    tol = noise_tolerance(n_test, s.fpr)  # the study's one tolerance rule
     rows.append({"check": "validation false-positive rate <= fpr", "scope": "detector",
                  "passed": val_rejected <= s.fpr + 1e-12,
                  "detail": f"{100 * val_rejected:.2f} % of {s.n_val} validation images rejected "
@@ -67,16 +67,18 @@ def sanity_table(s: SimpleNamespace, grid: pd.DataFrame, adaptive: pd.DataFrame,
                  "passed": clean_rej <= s.fpr + tol,
                  "detail": f"{100 * clean_rej:.2f} % of {n_test} clean test images rejected"})
     plain = grid[grid["attack"] != "none"].rename(columns={"no_defense": "accuracy"})
+    clean_acc = float(grid.loc[grid["attack"] == "none", "no_defense"].iloc[0])
+    # The undefended classifier's clean accuracy: on a model at chance no check passes.
     for _, r in sanity_checks(plain, chance=0.1, single_step="FGSM",
-                              iterative=[a for a in ("BIM", "PGD") if a in set(plain["attack"])]
-                              ).iterrows():
+                              iterative=[a for a in ("BIM", "PGD") if a in set(plain["attack"])],
+                              clean_accuracy=clean_acc, n_clean=n_test).iterrows():
         rows.append({"check": r["check"], "scope": f"no defense, {r['attack']}",
                      "passed": bool(r["passed"]), "detail": r["detail"]})
     adv = adaptive[adaptive["attack"] != "worst of both"]
     for (defense, eps), g in adv.groupby(["defense", "eps"], sort=False):
         acc = g.set_index("attack")["accuracy"]
         n = int(g["n"].iloc[0])
-        slack = 2 * math.sqrt(0.25 / n)
+        slack = noise_tolerance(n)
         rows.append({"check": "adaptive attack at least as strong as transfer",
                      "scope": f"{defense}, eps {eps:g}",
                      "passed": bool(acc["adaptive PGD"] <= acc["PGD transfer"] + slack),
