@@ -14,13 +14,14 @@ KERNEL := adversarial-study
 # lib.runner reads it as plain text. Backticks, $(...) and ; in it are just characters.
 # make exports command-line variables by expanding them (which would run a $(shell ...)
 # inside): `unexport` stops that; only the ADV_* copies travel.
-unexport PROFILE REPORTS PARAMS LAB_ARGS
-export ADV_PROFILE := $(value PROFILE)
-export ADV_PARAMS := $(value PARAMS)
-export ADV_LAB_ARGS := $(value LAB_ARGS)
+# (`unexport` defines a variable, so REPORTS is tested for being set first.)
 ifneq ($(origin REPORTS),undefined)
 export ADV_REPORTS := $(value REPORTS)
 endif
+export ADV_PROFILE := $(value PROFILE)
+export ADV_PARAMS := $(value PARAMS)
+export ADV_LAB_ARGS := $(value LAB_ARGS)
+unexport PROFILE REPORTS PARAMS LAB_ARGS
 
 ifneq ($(strip $(CONDA_PREFIX)),)
 ifneq ($(CONDA_DEFAULT_ENV),base)

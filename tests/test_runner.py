@@ -91,6 +91,16 @@ def test_make_reproduce_never_evaluates_user_input(assignment, tmp_path):
     assert not (tmp_path / "fig").exists() or not any((tmp_path / "fig").rglob("*.ipynb"))
 
 
+def test_make_reproduce_without_reports_plans_every_report(tmp_path):
+    """No REPORTS means all of them (a bad value then names the first report's parameter)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADV_") and k != "REPORTS"}
+    env.update(ADV_CHECKPOINT_DIR=str(tmp_path / "ck"), ADV_FIGURES_DIR=str(tmp_path / "fig"))
+    proc = subprocess.run(["make", "-s", "reproduce", "PROFILE=smoke", "PARAMS=seed=-1"], cwd=runtime.REPO_ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "seed must be an integer >= 0, got -1" in proc.stderr and "REPORTS is empty" not in proc.stderr
+
+
 def test_make_help_lists_targets():
     proc = subprocess.run(["make", "-s", "help"], cwd=runtime.REPO_ROOT, capture_output=True, text=True)
     assert proc.returncode == 0
