@@ -77,7 +77,8 @@ def sweep_vs_plain(n_images: int = 300, n_train: int = 5000, steps: int = 10,
     - *plain*: ``torchattacks.PGD`` on every image at every eps, robust = right clean and
       right attacked (what a notebook loop over eps does);
     - *sweep*: :func:`lib.sweep.worst_case_sweep` with :func:`lib.attacks.pgd`: an image
-      broken at a small eps keeps its example at larger eps and is not attacked again.
+      broken at a small eps keeps its example at larger eps and is not attacked again, and
+      within one eps PGD stops iterating on an image once it is fooled (``stop_when_fooled``).
 
     Returns a table (per eps: each accuracy with its Clopper-Pearson interval, the images
     the sweep attacked, whether the sweep is at least as strong, McNemar's p on the paired
@@ -106,8 +107,8 @@ def sweep_vs_plain(n_images: int = 300, n_train: int = 5000, steps: int = 10,
     plain_robust = plain()
     t_plain = time.perf_counter() - t0
     t0 = time.perf_counter()
-    res = worst_case_sweep(model, x, y, {"PGD": functools.partial(attacks.pgd, steps=steps)}, eps_list,
-                           progress_bar=False)
+    res = worst_case_sweep(model, x, y, {"PGD": functools.partial(attacks.pgd, steps=steps, stop_when_fooled=True)},
+                           eps_list, progress_bar=False)
     t_sweep = time.perf_counter() - t0
 
     n = len(y)

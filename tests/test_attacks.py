@@ -228,3 +228,26 @@ def test_restart_success_rule_is_pluggable(small_model, eval_batch):
     with torch.no_grad():
         kept, single = attacks.ce_loss(small_model(x_adv), y), attacks.ce_loss(small_model(first), y)
     assert (kept >= single - 1e-5).all(), "the kept restart never has a lower loss than the first"
+
+
+def test_stop_when_fooled_is_at_least_as_strong_and_cheaper(small_model, eval_batch):
+    """Freezing an image at its first fooling iterate keeps every success plain PGD has (the
+    others follow the same per-image trajectory) and adds those plain PGD steps away from."""
+    x, y = eval_batch
+    calls = {"n": 0}
+
+    def counted(inp):
+        calls["n"] += len(inp)
+        return small_model(inp)
+
+    plain = attacks.pgd(counted, x, y, 0.1, steps=10, random_start=False)
+    plain_calls, calls["n"] = calls["n"], 0
+    stopped = attacks.pgd(counted, x, y, 0.1, steps=10, random_start=False, stop_when_fooled=True)
+    with torch.no_grad():
+        fooled_plain = small_model(plain).argmax(1) != y
+        fooled_stop = small_model(stopped).argmax(1) != y
+    assert bool((fooled_stop | ~fooled_plain).all()), "every image plain PGD fools stays fooled"
+    assert calls["n"] < plain_calls
+    assert (stopped - x).abs().max() <= 0.1 + 1e-6 and stopped.min() >= 0 and stopped.max() <= 1
+    with pytest.raises(ValueError, match="eot == 1"):
+        attacks.pgd(small_model, x, y, 0.1, eot=2, stop_when_fooled=True)

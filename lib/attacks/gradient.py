@@ -111,18 +111,25 @@ def _objective(model: Model, x: torch.Tensor, y: torch.Tensor, loss: Loss, targe
     return (-value if targeted else value), logits
 
 
-def _gradient(model, x, y, loss, targeted, eot: int = 1) -> torch.Tensor:
+def _gradient(model, x, y, loss, targeted, eot: int = 1, with_logits: bool = False):
     """Gradient of the summed objective; with ``eot > 1``, averaged over that many forward
-    passes, i.e. expectation over transformation (Athalye et al. 2018) for random models."""
+    passes, i.e. expectation over transformation (Athalye et al. 2018) for random models.
+    ``with_logits=True`` also returns the (last pass's) logits at ``x``, detached."""
     if eot < 1:
         raise ValueError(f"eot must be >= 1, got {eot}")
     x = x.detach().requires_grad_(True)
     grad = torch.zeros_like(x)
     with torch.enable_grad():
         for _ in range(eot):
-            value, _ = _objective(model, x, y, loss, targeted)
+            value, logits = _objective(model, x, y, loss, targeted)
             grad += torch.autograd.grad(value.sum(), x)[0]
-    return grad / eot
+    return (grad / eot, logits.detach()) if with_logits else grad / eot
+
+
+def _fooled(logits: torch.Tensor, y: torch.Tensor, targeted: bool, success) -> torch.Tensor:
+    if success is not None:
+        return success(logits, y)
+    return (logits.argmax(1) == y) if targeted else (logits.argmax(1) != y)
 
 
 # --------------------------------------------------------------------------- attacks
@@ -143,7 +150,8 @@ def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = 
         steps: int = 10, step_size: float | None = None, random_start: bool = True,
         restarts: int = 1, *, loss: Loss = ce_loss, targeted: bool = False, eot: int = 1,
         generator: torch.Generator | None = None,
-        success: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        success: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        stop_when_fooled: bool = False) -> torch.Tensor:
     """Projected gradient descent (Madry et al. 2018; report 002, eq. (3)).
 
     Each step: ``x_t+1 = Proj_{B(x, eps) & [0,1]}(x_t + step_size * d(grad))``.
@@ -154,30 +162,42 @@ def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = 
     ``success(logits, y) -> (N,) bool`` says which restarts count as fooling the model
     (default: ``argmax != y``, or ``== y`` when targeted); a defense with a "reject"
     output needs its own rule.
+
+    ``stop_when_fooled=True`` (for evaluation, not for adversarial training): an image whose
+    iterate already fools the model is frozen at that iterate and leaves the batch, so later
+    steps cost only the images still standing. The check reuses the logits each gradient
+    step computes anyway; an image counted as broken stays broken. Needs ``eot == 1`` (with
+    a random model, one draw's verdict is not the model's).
     """
     norm = check_inputs(x, eps, norm, y)
     if steps < 1 or restarts < 1:
         raise ValueError(f"steps and restarts must be >= 1, got {steps}, {restarts}")
     _check_positive(step_size=step_size)
+    if stop_when_fooled and eot != 1:
+        raise ValueError("stop_when_fooled needs eot == 1: one noisy draw cannot say an image is fooled")
     if step_size is None:
         step_size = 2.5 * eps / steps
     x = x.detach()
     best, best_value = x.clone(), None
     for _ in range(restarts):
         x_adv = _start(x, eps, norm, random_start, generator)
+        active = torch.arange(len(x), device=x.device)
         for _ in range(steps):
-            grad = _gradient(model, x_adv, y, loss, targeted, eot)
-            x_adv = x_adv + step_size * _ascent_direction(grad, norm)
-            x_adv = (x + project(x_adv - x, eps, norm)).clamp(0, 1)
+            xa, ya, x0 = x_adv[active], y[active], x[active]
+            grad, logits = _gradient(model, xa, ya, loss, targeted, eot, with_logits=True)
+            if stop_when_fooled:
+                standing = ~_fooled(logits, ya, targeted, success)
+                active, xa, x0, grad = active[standing], xa[standing], x0[standing], grad[standing]
+                if len(active) == 0:
+                    break
+            xa = xa + step_size * _ascent_direction(grad, norm)
+            x_adv = x_adv.index_copy(0, active, (x0 + project(xa - x0, eps, norm)).clamp(0, 1))
         if restarts == 1:
             return x_adv.detach()
         with torch.no_grad():
             value, logits = _objective(model, x_adv, y, loss, targeted)
             # A restart that flips the decision beats any that does not, then higher loss wins.
-            if success is not None:
-                fooled = success(logits, y)
-            else:
-                fooled = (logits.argmax(1) == y) if targeted else (logits.argmax(1) != y)
+            fooled = _fooled(logits, y, targeted, success)
             score = value + fooled.to(value.dtype) * 1e6
         if best_value is None:
             best, best_value = x_adv, score
