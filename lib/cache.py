@@ -108,6 +108,12 @@ def load(path: str | Path, map_location=None) -> Any:
     return torch.load(path, map_location=map_location, weights_only=True)
 
 
+def atomic_write_bytes(content: bytes, path: str | Path) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(content)
+    return Path(path)
+
+
 def atomic_write_text(text: str, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)

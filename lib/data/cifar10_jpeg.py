@@ -24,7 +24,9 @@ import numpy as np
 import torch
 
 from lib.data.catalog import CIFAR10_CLASSES, SPLITS, DatasetUnavailable
-from lib.data.files import atomic_torch_save, sha256_file
+from lib.cache import atomic_save
+from lib.cache import load as cache_load
+from lib.data.files import sha256_file
 
 TAR_NAME = "cifar10-jpeg/cifar10-jpeg-q75.tar.gz"      # relative to the mirror
 # From the mirror's README ("SHA-256 of the files as shipped"), checked again here.
@@ -51,7 +53,7 @@ def read_cache(root: Path, split: str, *, sha256: str | None = None,
     if not path.exists():
         raise DatasetUnavailable(f"{path} is missing")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = cache_load(path, map_location="cpu")
     except Exception as err:  # truncated or foreign file: rebuild it rather than fail
         raise DatasetUnavailable(f"{path} cannot be read ({type(err).__name__}: {err})") from err
     if not isinstance(blob, dict) or blob.get("format") != CACHE_FORMAT:
@@ -77,7 +79,7 @@ def install(root: Path, tar_path: Path, *, sha256: str | None = None,
                                  "(the mirror's README lists the expected value); refusing to decode it")
     decoded = decode_tar(tar_path, per_class)
     decoder = _decoder_version()
-    return {split: atomic_torch_save({"format": CACHE_FORMAT, "x": x, "y": y, "classes": list(CIFAR10_CLASSES),
+    return {split: atomic_save({"format": CACHE_FORMAT, "x": x, "y": y, "classes": list(CIFAR10_CLASSES),
                                       "source_sha256": sha256, "decoder": decoder}, cache_path(root, split))
             for split, (x, y) in decoded.items()}
 

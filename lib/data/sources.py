@@ -51,7 +51,8 @@ import torch
 from lib import runtime
 from lib.data import cifar10_jpeg
 from lib.data.catalog import DatasetUnavailable, info
-from lib.data.files import atomic_write_bytes, md5_hex
+from lib.cache import atomic_write_bytes
+from lib.data.files import md5_hex
 
 MIRROR_ENV = "ADV_DATA_MIRROR"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -257,7 +258,7 @@ def install_idx(name: str, source: Path, root: Path, md5: dict[str, str] | None 
         contents[fname] = content
     raw = raw_folder(name, root)
     for fname, content in contents.items():
-        atomic_write_bytes(raw / fname, content)
+        atomic_write_bytes(content, raw / fname)
     return raw
 
 
