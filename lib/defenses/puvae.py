@@ -36,6 +36,7 @@ from torch import nn
 
 from lib import attacks
 from lib.attacks import reject_aware_margin
+from lib.data import map_batches
 
 
 def freeze(model: nn.Module) -> nn.Module:
@@ -211,17 +212,15 @@ class PuVAEPipeline(nn.Module):
     @torch.no_grad()
     def decide(self, x: torch.Tensor, batch_size: int = 250) -> Decision:
         """The defense's decisions on ``x``, batched, without gradients."""
-        parts = []
-        for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size]
+        def one_batch(xb):
             best, best_rmse, chosen = self.select(xb)
             puvae = self.classifier(best).argmax(1)
             label = puvae.clone()
             if self.threshold is not None:
                 label[best_rmse > self.threshold] = self.reject_label
-            parts.append((label, puvae, best_rmse, chosen))
-        cat = [torch.cat(p) for p in zip(*parts)]
-        return Decision(*cat, reject_label=self.reject_label)
+            return label, puvae, best_rmse, chosen
+
+        return Decision(*map_batches(one_batch, x, batch_size=batch_size), reject_label=self.reject_label)
 
 
 @dataclass
@@ -271,9 +270,8 @@ def adaptive_attack(pipeline: PuVAEPipeline, x: torch.Tensor, y: torch.Tensor, e
         raise ValueError("adaptive_attack needs eps > 0 and steps, eot, restarts >= 1")
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the CVAE's sampling draws from the global generator
-    out = []
-    for i in range(0, len(x), batch_size):
-        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+
+    def one_batch(xb, yb):
         best = xb.clone()
         fooled = torch.zeros(len(xb), dtype=torch.bool, device=xb.device)
         for r in range(restarts):
@@ -290,8 +288,9 @@ def adaptive_attack(pipeline: PuVAEPipeline, x: torch.Tensor, y: torch.Tensor, e
             # Fooled images are not attacked again, so this keeps their fooling example.
             best[idx] = adv
             fooled[idx[hit]] = True
-        out.append(best)
-    return torch.cat(out)
+        return best
+
+    return map_batches(one_batch, x, y, batch_size=batch_size)
 
 
 # --------------------------------------------------------------------------- checks and summaries

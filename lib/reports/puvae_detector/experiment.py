@@ -194,14 +194,14 @@ def input_dependence(vae: nn.Module, x: torch.Tensor, y: torch.Tensor, *, seed: 
     if len(keep) == 0:
         raise ValueError("need two images of one class to test input dependence")
     torch.manual_seed(seed)  # the CVAE's sampling
-    own, other = [], []
-    for i in range(0, len(keep), batch_size):
-        k = keep[i:i + batch_size].to(x.device)
-        xs, ys, xo = x[k], y[k], x[partner[k.cpu()].to(x.device)]
-        for src, out in ((xs, own), (xo, other)):
-            recon, _, _ = vae(src, ys)
-            out.append((recon - xs).pow(2).flatten(1).mean(1).sqrt())
-    return torch.cat(own).mean().item(), torch.cat(other).mean().item()
+    keep = keep.to(x.device)
+
+    def errors(xs, ys, xo):
+        return tuple((vae(src, ys)[0] - xs).pow(2).flatten(1).mean(1).sqrt() for src in (xs, xo))
+
+    own, other = data_mod.map_batches(errors, x[keep], y[keep], x[partner[keep.cpu()].to(x.device)],
+                                      batch_size=batch_size)
+    return own.mean().item(), other.mean().item()
 
 
 # --------------------------------------------------------------------------- transfer attacks
