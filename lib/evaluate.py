@@ -56,6 +56,13 @@ def attack_norm(attack: Attack) -> str:
     return str(kw.get("norm", "inf"))
 
 
+def above_chance(accuracy: float, n: int, chance: float) -> bool:
+    """True when an accuracy (a share) over ``n`` images beats ``chance`` by more than
+    sampling noise (:func:`noise_tolerance` at the chance rate): a model that does not is
+    untrained, and nothing measured on it says anything about robustness."""
+    return accuracy > chance + noise_tolerance(n, chance)
+
+
 def attack_in_batches(attack: Attack, model, x, y, eps: float, batch_size: int) -> torch.Tensor:
     """``attack(model, x, y, eps)`` over batches of ``batch_size`` images -> x_adv, N x C x H x W."""
     return map_batches(lambda xb, yb: attack(model, xb, yb, eps), x, y, batch_size=batch_size)
@@ -207,7 +214,7 @@ def _require_trained(table: pd.DataFrame, results: pd.DataFrame, chance: float,
         return table
     n = n_clean or (int(results["n"].max()) if len(results) else 1)
     margin = noise_tolerance(n, chance)
-    trained = clean_accuracy > chance + margin
+    trained = above_chance(clean_accuracy, n, chance)
     first = pd.DataFrame([{"check": "model better than chance (trained)", "attack": "none",
                            "passed": trained,
                            "detail": f"clean accuracy {clean_accuracy:.3f} vs chance {chance:.2f} "

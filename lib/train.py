@@ -93,9 +93,9 @@ class FitResult:
             return False  # custom objectives (a CVAE's) report no accuracy
         k = int(self.info.get("num_classes") or 10)
         n = max(int(self.info.get("n_train") or 1), 1)
-        from lib.evaluate import noise_tolerance
+        from lib.evaluate import above_chance
 
-        return acc <= 1.0 / k + noise_tolerance(n, 1.0 / k)
+        return not above_chance(acc, n, 1.0 / k)
 
 
 def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor):

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from lib.evaluate import noise_tolerance
+from lib.evaluate import above_chance, noise_tolerance
 from lib.reports.attacks_adversarial_training.reference import (
     REPORT_NN_CLEAN,
     REPORT_NN_EPS,
@@ -57,7 +57,7 @@ def noise_points(n: int, m: int | None = None) -> float:
 
 def at_chance(clean_pct: float, n: int, chance: float) -> bool:
     """True when a clean accuracy (%) over ``n`` images is not above chance beyond sampling noise."""
-    return not clean_pct / 100 > chance + noise_tolerance(n, chance)
+    return not above_chance(clean_pct / 100, n, chance)
 
 
 def decide(supported: bool, refuted: bool) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from lib.evaluate import noise_tolerance
+from lib.evaluate import above_chance, noise_tolerance
 
 HOLDS, FAILS, UNJUDGED = "holds", "does not hold", "cannot be judged at this profile"
 VERDICTS = (HOLDS, FAILS, UNJUDGED)
@@ -86,7 +86,6 @@ def model_checks(*, clf_acc: float, puvae_acc: float, n_test: int, rmse_own: flo
       and ``rmse_clean`` at most :data:`MAX_RMSE_RATIO` times the report's ``report_rmse``;
       a number the report does not give is not checked.
     """
-    margin = noise_tolerance(n_test, chance)
     gap_in = 1 - rmse_own / rmse_other if rmse_other > 0 else 0.0
     gap_adv = rmse_adv / rmse_clean - 1 if rmse_clean > 0 else 0.0
     comparable, said = True, []
@@ -100,7 +99,7 @@ def model_checks(*, clf_acc: float, puvae_acc: float, n_test: int, rmse_own: flo
         said.append(f"mean clean best RMSE {rmse_clean:.3f} vs the report's {report_rmse:g} "
                     f"(at most {MAX_RMSE_RATIO:g} times)")
     rows = [
-        {"check": CLASSIFIER, "passed": bool(clf_acc > chance + margin),
+        {"check": CLASSIFIER, "passed": above_chance(clf_acc, n_test, chance),
          "evidence": f"clean accuracy {100 * clf_acc:.1f} % (chance {100 * chance:.0f} %, n = {n_test})"},
         {"check": INPUT, "passed": bool(gap_in >= MIN_INPUT_GAP),
          "evidence": f"RMSE to its own reconstruction {rmse_own:.3f} vs to the reconstruction of another "
