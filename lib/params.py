@@ -48,6 +48,17 @@ def _unquote(text: str) -> str:
     return text
 
 
+def _literal(name: str, text: str, kind, what: str):
+    """``text`` read as a Python literal (``ast.literal_eval``: never code) of type ``kind``."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = None
+    if not isinstance(value, kind):
+        raise ConfigError(f"{name}: cannot read {text!r} as {what}")
+    return value
+
+
 @dataclass(frozen=True)
 class Param:
     """Base of all specs. ``doc`` says what the parameter means (shown by ``--describe``)."""
@@ -235,13 +246,7 @@ class ListOf(Param):
 
     def _parse(self, name, text):
         if text[:1] in "[(":
-            try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                raise ConfigError(f"{name}: cannot read {text!r} as a list; write it as "
-                                  f"{name}=a,b,c or {name}=[a, b, c]") from None
-            if not isinstance(value, (list, tuple)):
-                self._fail(name, text)
+            value = _literal(name, text, (list, tuple), f"a list; write it as {name}=a,b,c or {name}=[a, b, c]")
             return [self.item.parse(f"{name}[{i}]", v) for i, v in enumerate(value)]
         return [self.item.parse(f"{name}[{i}]", part) for i, part in enumerate(text.split(","))]
 
@@ -271,13 +276,7 @@ class PerDataset(Param):
 
     def _parse(self, name, text):
         if text.startswith("{"):
-            try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                raise ConfigError(f"{name}: cannot read {text!r} as a dict; write it as "
-                                  f"{name}={{'mnist': 0.3, 'cifar10': 0.06}}") from None
-            if not isinstance(value, dict):
-                self._fail(name, text)
+            value = _literal(name, text, dict, f"a dict; write it as {name}={{'mnist': 0.3, 'cifar10': 0.06}}")
             return {k: self.item.parse(f"{name}[{k!r}]", v) for k, v in value.items()}
         return self.item.parse(name, text)
 

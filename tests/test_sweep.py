@@ -13,9 +13,7 @@ EPS = [0.0, 0.02, 0.05, 0.1, 0.2]
 BIM = functools.partial(attacks.bim, steps=5)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread(one_thread):
-    yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
