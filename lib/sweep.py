@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -183,7 +184,7 @@ def worst_case_sweep(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[s
     n = len(y)
     clean_robust = ~broken
     x_best = x.clone()
-    broken_by: list[str | None] = [CLEAN if b else None for b in broken.tolist()]
+    broken_by = np.where(broken.cpu().numpy(), CLEAN, None).astype(object)
     broken_at = torch.where(broken.cpu(), 0.0, math.inf).to(torch.float64)
     robust = torch.zeros((n, len(eps_grid)), dtype=torch.bool)
     rows: list[dict] = []
@@ -207,8 +208,7 @@ def worst_case_sweep(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[s
                 broken[hit] = True
                 x_best[hit] = x_adv[won]
                 broken_at[hit.cpu()] = eps
-                for i in hit.tolist():
-                    broken_by[i] = name
+                broken_by[hit.cpu().numpy()] = name
             rows.append(_row(eps, name, len(idx) if eps > 0 else 0, hits, int((~broken).sum()), n,
                              norm, level))
             bar.update(1)
@@ -217,7 +217,7 @@ def worst_case_sweep(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[s
         rows.append(_row(eps, WORST_CASE, 0, n - survivors, survivors, n, norm, level))
     bar.close()
     return SweepResult(table=pd.DataFrame(rows), eps=eps_grid, robust=robust, x_adv=x_best,
-                       broken_by=broken_by, broken_at=broken_at, clean_robust=clean_robust.cpu(),
+                       broken_by=broken_by.tolist(), broken_at=broken_at, clean_robust=clean_robust.cpu(),
                        index=index, norm=norm, level=level)
 
 
