@@ -115,11 +115,16 @@ def resolve(report: str, profile: str | None = None, overrides: Mapping[str, Any
     return cfg
 
 
+def datasets_of(params: Mapping[str, Any]) -> list[str]:
+    """The datasets a notebook's parameters name (``dataset`` or ``datasets``)."""
+    return list(params.get("datasets") or ([params["dataset"]] if "dataset" in params else []))
+
+
 def _check_subset_sizes(params: Mapping[str, Any]) -> None:
     """``n_train`` / ``n_val`` / ``n_test`` no larger than the split of each dataset used."""
     from lib import data
 
-    names = params.get("datasets") or ([params["dataset"]] if "dataset" in params else [])
+    names = datasets_of(params)
     for key, split in _SPLIT_OF.items():
         value = params.get(key)
         for name in names:

@@ -77,22 +77,15 @@ def plan(profile: str | None, reports: Sequence[str] | None, params: dict[str, s
         raise ConfigError(f"unknown report(s) {unknown}; available: {known}")
     if profile is None:
         profile = profiles.default_profile()
-    if profile not in profiles.PROFILE_NAMES:
-        raise ConfigError(f"unknown profile {profile!r}; choose from {list(profiles.PROFILE_NAMES)}")
     jobs = []
     for report in chosen:
         typed = dict(overrides or {})
         typed.update(profiles.parse_overrides(report, params or {}))
         jobs.append((report, typed, profiles.resolve(report, profile, typed)))
     if check_data:
-        for dataset in sorted({d for _, _, cfg in jobs for d in datasets_of(cfg)}):
+        for dataset in sorted({d for _, _, cfg in jobs for d in profiles.datasets_of(cfg)}):
             _ensure_data(dataset)
     return profile, jobs
-
-
-def datasets_of(cfg) -> list[str]:
-    names = cfg.get("datasets") or ([cfg["dataset"]] if "dataset" in cfg else [])
-    return list(names)
 
 
 def _ensure_data(name: str) -> None:
