@@ -26,6 +26,19 @@ from scipy import stats as _st
 
 STATUSES = ("supported", "refuted", "undecided")
 
+#: What a notebook says of a report's claim; it says "holds" or "does not hold" only
+#: where the evidence is beyond sampling noise.
+HOLDS, FAILS, UNJUDGED = "holds", "does not hold", "cannot be judged at this profile"
+VERDICTS = (HOLDS, FAILS, UNJUDGED)
+
+
+def decide(supported: bool, refuted: bool) -> str:
+    """Three ways, never two: a claim holds or fails only where the difference is beyond
+    sampling noise; in between it cannot be judged at this sample size."""
+    if supported and not refuted:
+        return HOLDS
+    return FAILS if refuted else UNJUDGED
+
 
 def _check_level(level: float) -> float:
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:

@@ -32,9 +32,8 @@ from lib.reports.attacks_adversarial_training.reference import (
     REPORT_TABLE2,
     REPORT_TABLE2_EPS,
 )
+from lib.stats import FAILS, HOLDS, UNJUDGED, VERDICTS, decide  # noqa: F401 (re-exported)
 
-HOLDS, FAILS, UNJUDGED = "holds", "does not hold", "cannot be judged at this profile"
-VERDICTS = (HOLDS, FAILS, UNJUDGED)
 COLUMNS = ["claim", "where", "report", "evidence", "verdict"]
 #: Fewer scored images than this and no claim is judged.
 MIN_IMAGES = 20
@@ -58,14 +57,6 @@ def noise_points(n: int, m: int | None = None) -> float:
 def at_chance(clean_pct: float, n: int, chance: float) -> bool:
     """True when a clean accuracy (%) over ``n`` images is not above chance beyond sampling noise."""
     return not above_chance(clean_pct / 100, n, chance)
-
-
-def decide(supported: bool, refuted: bool) -> str:
-    """Three ways, never two: a claim holds or fails only where the difference is beyond
-    sampling noise; in between it cannot be judged at this sample size."""
-    if supported and not refuted:
-        return HOLDS
-    return FAILS if refuted else UNJUDGED
 
 
 def record(claim: str, where: str, report: str, evidence: str, verdict: str) -> pd.DataFrame:

@@ -28,9 +28,8 @@ import numpy as np
 import pandas as pd
 
 from lib.evaluate import above_chance, noise_tolerance
+from lib.stats import FAILS, HOLDS, UNJUDGED, VERDICTS  # noqa: F401 (re-exported)
 
-HOLDS, FAILS, UNJUDGED = "holds", "does not hold", "cannot be judged at this profile"
-VERDICTS = (HOLDS, FAILS, UNJUDGED)
 COLUMNS = ["claim", "evidence", "verdict"]
 
 #: The CVAE's reconstruction of x itself must have at least this much less RMSE (relative)
