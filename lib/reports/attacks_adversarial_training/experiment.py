@@ -182,7 +182,7 @@ def sweep(ctx: Context, model: nn.Module, attack_set: Mapping, eps_list, x=None,
 def clean_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Clean accuracy (fraction); one noise draw for a noisy model."""
     model.eval()
-    return (evaluate.predict(model, x) == y).float().mean().item()
+    return evaluate.accuracy(model, x, y)
 
 
 def attack_examples(ctx: Context, model: nn.Module) -> dict:
@@ -214,6 +214,5 @@ def nearest_distances(ctx: Context, knn: contrastive.NearestReference, encoder: 
              "PGD through distances": attacks.pgd(knn, x, y, eps, steps=ctx.cfg["pgd_steps"],
                                                   loss=attacks.margin)}
     with torch.no_grad():
-        return {k: (knn.distances(v).amin(1).cpu(), (knn(v).argmax(1) == y).float().mean().item())
-                for k, v in moved.items()}
+        return {k: (knn.distances(v).amin(1).cpu(), evaluate.accuracy(knn, v, y)) for k, v in moved.items()}
 
