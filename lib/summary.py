@@ -1,0 +1,115 @@
+"""What each report notebook hands to the cross-report summary (``notebooks/study_summary``).
+
+Every report notebook ends by writing two small CSV files into its output folder
+(``figures/<profile>/<report>/``):
+
+- ``summary_defenses.csv``: one row per defense (and one per undefended baseline) and
+  threat model: clean accuracy, the report's robust number, ours under the report's own
+  attack, and ours under the worst case over the adaptive attack set, each with its 95 %
+  Clopper-Pearson interval (fractions in [0, 1]; NaN where not measured or not published);
+- ``summary_claims.csv``: one row per claim of the report with our verdict
+  (:data:`lib.stats.VERDICTS`) and where the evidence is (a table or figure file name).
+
+The summary notebook reads them back with :func:`read`; it trains and attacks nothing.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from lib import cache, runtime, stats
+
+DEFENSES_FILE, CLAIMS_FILE = "summary_defenses.csv", "summary_claims.csv"
+
+_INTERVALS = ("clean", "ours_report_attack", "worst")
+DEFENSE_COLUMNS = (
+    ["report", "dataset", "norm", "eps", "defense", "baseline", "n"]
+    + [f"{m}{s}" for m in _INTERVALS for s in ("", "_low", "_high")]
+    + ["report_clean", "report_robust", "report_attack", "worst_attacks", "evidence"]
+)
+CLAIM_COLUMNS = ["report", "claim", "verdict", "interval", "evidence"]
+
+
+def _fraction(name: str, value) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a fraction in [0, 1] or None, got {value!r}")
+    value = float(value)
+    if not math.isnan(value) and not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a fraction in [0, 1] (not a percentage), got {value!r}")
+    return value
+
+
+def _with_interval(row: dict, name: str, k: int | None, n: int) -> None:
+    if k is None:
+        row[name] = row[f"{name}_low"] = row[f"{name}_high"] = math.nan
+        return
+    low, high = stats.clopper_pearson(int(k), int(n))
+    row[name], row[f"{name}_low"], row[f"{name}_high"] = k / n, low, high
+
+
+def defense_row(*, report: str, dataset: str, norm: str, eps: float, defense: str, baseline: str, n: int,
+                clean_correct: int, report_attack_robust: int | None, worst_robust: int | None,
+                report_clean: float | None = None, report_robust: float | None = None,
+                report_attack: str = "", worst_attacks: str = "", evidence: str = "") -> dict:
+    """One defense (or baseline: ``defense == baseline``) at one threat model, from counts.
+
+    Counts are of the same ``n`` test images: ``clean_correct`` classified correctly,
+    ``report_attack_robust`` still correct under the report's own attack and
+    ``worst_robust`` under every attack of the adaptive set (None: not run). The report's
+    numbers are fractions in [0, 1] (None where it publishes none).
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if norm not in ("inf", "2"):
+        raise ValueError(f"norm must be 'inf' or '2', got {norm!r}")
+    for name, k in (("clean_correct", clean_correct), ("report_attack_robust", report_attack_robust),
+                    ("worst_robust", worst_robust)):
+        if k is not None and (isinstance(k, bool) or not 0 <= int(k) <= n):
+            raise ValueError(f"{name} must be a count in [0, {n}], got {k!r}")
+    row = dict(report=report, dataset=dataset, norm=norm, eps=float(eps), defense=defense,
+               baseline=baseline, n=n)
+    _with_interval(row, "clean", clean_correct, n)
+    _with_interval(row, "ours_report_attack", report_attack_robust, n)
+    _with_interval(row, "worst", worst_robust, n)
+    row.update(report_clean=_fraction("report_clean", report_clean),
+               report_robust=_fraction("report_robust", report_robust),
+               report_attack=report_attack, worst_attacks=worst_attacks, evidence=evidence)
+    return row
+
+
+def claim_row(*, report: str, claim: str, verdict: str, interval: str = "", evidence: str = "") -> dict:
+    """One claim of a report and our verdict on it (one of :data:`lib.stats.VERDICTS`)."""
+    if verdict not in stats.VERDICTS:
+        raise ValueError(f"verdict must be one of {stats.VERDICTS}, got {verdict!r}")
+    return dict(report=report, claim=claim, verdict=verdict, interval=interval, evidence=evidence)
+
+
+def write(out_dir: str | Path, defenses: list[dict], claims: list[dict]) -> tuple[Path, Path]:
+    """Write both files atomically into a report's output folder."""
+    out_dir = Path(out_dir)
+    frames = []
+    for rows, columns, name in ((defenses, DEFENSE_COLUMNS, DEFENSES_FILE), (claims, CLAIM_COLUMNS, CLAIMS_FILE)):
+        table = pd.DataFrame(rows, columns=columns)
+        missing = [c for row in rows for c in columns if c not in row]
+        if missing:
+            raise ValueError(f"{name}: rows lack columns {sorted(set(missing))}")
+        frames.append(cache.atomic_write_text(table.to_csv(index=False), out_dir / name))
+    return frames[0], frames[1]
+
+
+def read(profile: str, reports: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Every report's summary files for ``profile``: (defenses, claims, reports without them)."""
+    defenses, claims, missing = [], [], []
+    for report in reports:
+        folder = runtime.figures_dir() / profile / report  # not output_dir: that is the runner's staging folder
+        if not (folder / DEFENSES_FILE).exists() or not (folder / CLAIMS_FILE).exists():
+            missing.append(report)
+            continue
+        defenses.append(pd.read_csv(folder / DEFENSES_FILE))
+        claims.append(pd.read_csv(folder / CLAIMS_FILE))
+    concat = lambda frames, cols: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)  # noqa: E731
+    return concat(defenses, DEFENSE_COLUMNS), concat(claims, CLAIM_COLUMNS), missing
