@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,28 @@ def load(path: str | Path, map_location=None) -> Any:
     """``torch.load`` of a file we wrote: tensors, containers and plain values only
     (``weights_only=True``), so a planted checkpoint cannot run code."""
     return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def cached_result(name: str, key: Any, compute: Callable[[], Any], *, use_cache: bool = True,
+                  folder: str | Path | None = None) -> Any:
+    """``compute()``, or what it returned last time for the same ``key``.
+
+    For expensive evaluations (an attack sweep on a cached model): ``key`` is everything the
+    result depends on, fingerprinted by :func:`describe` (a model by its architecture *and*
+    weights, an attack ``functools.partial`` by its function and arguments, images by their
+    content), so a retrained model or a changed attack setting misses the cache. The result
+    must be made of tensors, numbers, strings, None and lists / tuples / dicts of them, as
+    :func:`load` reads it with ``weights_only=True``. Stored atomically under
+    ``<checkpoint dir>/results/<name>-<hash>.pt``.
+    """
+    from lib import runtime  # runtime sits beside cache; imported late to keep cache import-light
+
+    path = Path(folder or runtime.checkpoint_dir() / "results") / f"{name}-{config_hash(name, key)}.pt"
+    if use_cache and path.exists():
+        return load(path)
+    result = compute()
+    atomic_save(result, path)
+    return result
 
 
 def atomic_write_bytes(content: bytes, path: str | Path) -> Path:

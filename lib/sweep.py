@@ -94,6 +94,21 @@ class SweepResult:
     norm: str
     level: float
 
+    def to_state(self) -> dict:
+        """Plain tensors, lists and numbers (for :func:`lib.cache.cached_result`)."""
+        table = {c: self.table[c].tolist() for c in self.table.columns}
+        return dict(table=table, columns=list(self.table.columns), eps=list(self.eps), robust=self.robust,
+                    x_adv=self.x_adv.cpu(), broken_by=list(self.broken_by), broken_at=self.broken_at,
+                    clean_robust=self.clean_robust, index=self.index, norm=self.norm, level=self.level)
+
+    @classmethod
+    def from_state(cls, state: dict) -> SweepResult:
+        table = pd.DataFrame(state["table"], columns=state["columns"])
+        return cls(table=table, eps=tuple(state["eps"]), robust=state["robust"], x_adv=state["x_adv"],
+                   broken_by=list(state["broken_by"]), broken_at=state["broken_at"],
+                   clean_robust=state["clean_robust"], index=state["index"], norm=state["norm"],
+                   level=state["level"])
+
     @property
     def worst_case(self) -> pd.DataFrame:
         """The worst-case rows of :attr:`table`: one per eps."""
@@ -113,6 +128,24 @@ class SweepResult:
         clean = x[self.index.to(x.device)]
         use = (self.broken_at <= float(eps)).to(x.device).view(-1, *([1] * (x.dim() - 1)))
         return torch.where(use, self.x_adv.to(x.device), clean)
+
+
+def cached_sweep(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[str, Attack],
+                 eps_list: Sequence[float], *, name: str = "sweep", use_cache: bool = True,
+                 **kwargs) -> SweepResult:
+    """:func:`worst_case_sweep`, remembered across runs by the model's weights, the images,
+    the attacks (function and arguments) and every other argument (see
+    :func:`lib.cache.cached_result`), so a re-run with cached checkpoints does not attack again.
+    Attacks must be module-level functions or ``functools.partial`` of them (a lambda cannot
+    be fingerprinted, and is refused)."""
+    from lib import cache
+
+    key = dict(model=model, x=x, y=y, attacks=dict(attacks), eps=sorted(float(e) for e in eps_list),
+               kwargs={k: v for k, v in kwargs.items() if k != "progress_bar"})
+    state = cache.cached_result(name, key, lambda: worst_case_sweep(model, x, y, attacks, eps_list,
+                                                                    **kwargs).to_state(),
+                                use_cache=use_cache)
+    return SweepResult.from_state(state)
 
 
 def _ball_excess(x: torch.Tensor, x_adv: torch.Tensor, eps: float, norm: str) -> float:
@@ -241,5 +274,5 @@ def per_eps_table(result: SweepResult) -> pd.DataFrame:
     return out.reset_index()
 
 
-__all__ = ["CLEAN", "WORST_CASE", "SweepResult", "misclassified", "per_eps_table", "worst_case_sweep"]
+__all__ = ["CLEAN", "WORST_CASE", "SweepResult", "cached_sweep", "misclassified", "per_eps_table", "worst_case_sweep"]
 

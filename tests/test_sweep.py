@@ -171,3 +171,38 @@ def test_bad_arguments(mlp, batch):
         worst_case_sweep(mlp, x, y, {"bim": BIM}, [-0.1], progress_bar=False)
     with pytest.raises(ValueError, match="reserved"):
         worst_case_sweep(mlp, x, y, {WORST_CASE: BIM}, [0.1], progress_bar=False)
+
+
+def test_cached_sweep_is_reused_and_invalidated_by_weights_and_attack(small_model, eval_batch, tmp_path,
+                                                                     monkeypatch):
+    import functools
+
+    from lib import attacks
+    from lib.sweep import cached_sweep
+
+    monkeypatch.setenv("ADV_CHECKPOINT_DIR", str(tmp_path))
+    x, y = eval_batch
+    x, y = x[:40], y[:40]
+    fgsm = {"FGSM": attacks.fgsm}
+    first = cached_sweep(small_model, x, y, fgsm, [0.05, 0.1], progress_bar=False)
+    files = sorted((tmp_path / "results").glob("*.pt"))
+    assert len(files) == 1
+    again = cached_sweep(small_model, x, y, fgsm, [0.1, 0.05], progress_bar=False)
+    assert sorted((tmp_path / "results").glob("*.pt")) == files, "same key: reused"
+    assert torch.equal(again.robust, first.robust) and again.broken_by == first.broken_by
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(again.table, first.table, check_dtype=False)
+
+    cached_sweep(small_model, x, y, {"PGD": functools.partial(attacks.pgd, steps=2)}, [0.05, 0.1],
+                 progress_bar=False)
+    assert len(list((tmp_path / "results").glob("*.pt"))) == 2, "another attack: recomputed"
+    import copy
+
+    changed = copy.deepcopy(small_model)   # the fixture is shared by the whole session
+    with torch.no_grad():
+        next(changed.parameters()).add_(0.01)
+    cached_sweep(changed, x, y, fgsm, [0.05, 0.1], progress_bar=False)
+    assert len(list((tmp_path / "results").glob("*.pt"))) == 3, "changed weights: recomputed"
+    with pytest.raises(TypeError, match="closure"):
+        cached_sweep(small_model, x, y, {"L": lambda m, a, b, e: a}, [0.1], progress_bar=False)
