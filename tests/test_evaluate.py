@@ -95,3 +95,21 @@ def test_no_sanity_check_passes_on_a_model_at_chance():
     good = evaluate.sanity_checks(_table(GOOD), chance=0.1, single_step="FGSM", iterative=["PGD"],
                                   clean_accuracy=0.9, n_clean=200)
     assert good["passed"].all()
+
+
+def test_minimal_norm_summary_counts_successes_failures_and_median(small_model, eval_batch):
+    from lib import attacks, evaluate
+
+    x, y = eval_batch
+    x, y = x[:60], y[:60]
+    x_adv = attacks.cw_l2(small_model, x, y, c=1.0, steps=30, lr=0.05)
+    out = evaluate.minimal_norm_summary(small_model, x, y, x_adv)
+    correct = evaluate.predict(small_model, x) == y
+    fooled = correct & (evaluate.predict(small_model, x_adv) != y)
+    assert out["n"] == int(correct.sum()) and out["succeeded"] == int(fooled.sum())
+    assert out["failed"] == out["n"] - out["succeeded"]
+    assert out["success_low"] <= out["success_rate"] <= out["success_high"]
+    d = (x_adv - x).flatten(1).norm(dim=1)[fooled]
+    assert out["median"] == pytest.approx(float(d.median()), rel=1e-6)
+    none = evaluate.minimal_norm_summary(small_model, x, y, x.clone())
+    assert none["succeeded"] == 0 and none["success_rate"] == 0 and none["median"] != none["median"]
