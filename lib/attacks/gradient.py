@@ -166,7 +166,8 @@ def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = 
     ``stop_when_fooled=True`` (for evaluation, not for adversarial training): an image whose
     iterate already fools the model is frozen at that iterate and leaves the batch, so later
     steps cost only the images still standing. The check reuses the logits each gradient
-    step computes anyway; an image counted as broken stays broken. Needs ``eot == 1`` (with
+    step computes anyway; an image counted as broken stays broken, and later restarts skip
+    it (so the kept example is the first that fooled the model). Needs ``eot == 1`` (with
     a random model, one draw's verdict is not the model's).
     """
     norm = check_inputs(x, eps, norm, y)
@@ -179,9 +180,11 @@ def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = 
         step_size = 2.5 * eps / steps
     x = x.detach()
     best, best_value = x.clone(), None
+    done = torch.zeros(len(x), dtype=torch.bool, device=x.device)
     for _ in range(restarts):
         x_adv = _start(x, eps, norm, random_start, generator)
-        active = torch.arange(len(x), device=x.device)
+        # With stop_when_fooled a later restart runs only on the images no earlier one fooled.
+        active = (~done).nonzero().squeeze(1) if stop_when_fooled else torch.arange(len(x), device=x.device)
         for _ in range(steps):
             xa, ya, x0 = x_adv[active], y[active], x[active]
             grad, logits = _gradient(model, xa, ya, loss, targeted, eot, with_logits=True)
@@ -199,6 +202,7 @@ def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = 
             # A restart that flips the decision beats any that does not, then higher loss wins.
             fooled = _fooled(logits, y, targeted, success)
             score = value + fooled.to(value.dtype) * 1e6
+            done |= fooled
         if best_value is None:
             best, best_value = x_adv, score
         else:
