@@ -130,6 +130,19 @@ def cached_result(name: str, key: Any, compute: Callable[[], Any], *, use_cache:
     return result
 
 
+def cached_table(name: str, key: Any, compute: Callable[[], Any], *, use_cache: bool = True) -> Any:
+    """:func:`cached_result` for a function returning a pandas DataFrame of plain columns
+    (stored as a dict of lists, which ``weights_only`` loading accepts)."""
+    import pandas as pd
+
+    def as_state():
+        table = compute()
+        return {"columns": list(table.columns), "data": {c: table[c].tolist() for c in table.columns}}
+
+    state = cached_result(name, key, as_state, use_cache=use_cache)
+    return pd.DataFrame(state["data"], columns=state["columns"])
+
+
 def atomic_write_bytes(content: bytes, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(content)

@@ -133,6 +133,25 @@ def accuracy_vs_eps(results: pd.DataFrame, *, hue: str = "attack", title: str = 
     return fig
 
 
+def convergence(table: pd.DataFrame, *, title: str = "") -> plt.Figure:
+    """Accuracy (%) with its 95 % interval against PGD steps and against restarts, from
+    :func:`lib.robustness.convergence`: a converged evaluation is flat at the right end."""
+    kinds = list(dict.fromkeys(table["budget"]))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.2 * len(kinds), 2.8), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        part = table[table["budget"] == kind]
+        acc = 100 * part["accuracy"]
+        ax.errorbar(part["value"], acc, yerr=[acc - 100 * part["low"], 100 * part["high"] - acc],
+                    marker="o", capsize=3)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(part["value"].tolist(), [str(int(v)) for v in part["value"]])
+        ax.set(xlabel=f"PGD {kind}", ylabel="accuracy (%)", ylim=(-2, max(5.0, float(100 * part["high"].max()) + 5)))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def training_curves(history: pd.DataFrame, *, title: str = "") -> plt.Figure:
     """Loss and accuracy per epoch from a :func:`lib.train.fit` history."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))

@@ -212,9 +212,10 @@ def sanity_table(name: str, sweep: SweepResult, *, unbounded_result: dict | None
             last = part.iloc[-1]
             gain = part.iloc[-2]["accuracy"] - last["accuracy"] if len(part) > 1 else 0.0
             flat = len(part) < 2 or not (gain > 0 and last["p_vs_previous"] < alpha)
+            before = part.iloc[-2] if len(part) > 1 else last
             add(f"accuracy flattens in PGD {kind}", flat,
-                f"{kind} {int(part.iloc[-2]['value']) if len(part) > 1 else '-'} -> {int(last['value'])}: "
-                f"{100 * gain:+.1f} points (p = {last['p_vs_previous']:.2g})")
+                f"{kind} {int(before['value'])} -> {int(last['value'])}: accuracy {100 * before['accuracy']:.1f} % "
+                f"-> {100 * last['accuracy']:.1f} % (McNemar p = {last['p_vs_previous']:.2g})")
     return pd.DataFrame(rows)
 
 

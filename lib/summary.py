@@ -25,7 +25,7 @@ DEFENSES_FILE, CLAIMS_FILE = "summary_defenses.csv", "summary_claims.csv"
 
 _INTERVALS = ("clean", "ours_report_attack", "worst")
 DEFENSE_COLUMNS = (
-    ["report", "dataset", "norm", "eps", "defense", "baseline", "n"]
+    ["report", "dataset", "norm", "eps", "defense", "baseline", "n", "n_report_attack"]
     + [f"{m}{s}" for m in _INTERVALS for s in ("", "_low", "_high")]
     + ["report_clean", "report_robust", "report_attack", "worst_attacks", "evidence"]
 )
@@ -54,26 +54,32 @@ def _with_interval(row: dict, name: str, k: int | None, n: int) -> None:
 def defense_row(*, report: str, dataset: str, norm: str, eps: float, defense: str, baseline: str, n: int,
                 clean_correct: int, report_attack_robust: int | None, worst_robust: int | None,
                 report_clean: float | None = None, report_robust: float | None = None,
-                report_attack: str = "", worst_attacks: str = "", evidence: str = "") -> dict:
+                report_attack: str = "", worst_attacks: str = "", evidence: str = "",
+                report_attack_n: int | None = None) -> dict:
     """One defense (or baseline: ``defense == baseline``) at one threat model, from counts.
 
     Counts are of the same ``n`` test images: ``clean_correct`` classified correctly,
     ``report_attack_robust`` still correct under the report's own attack and
-    ``worst_robust`` under every attack of the adaptive set (None: not run). The report's
-    numbers are fractions in [0, 1] (None where it publishes none).
+    ``worst_robust`` under every attack of the adaptive set (None: not run);
+    ``report_attack_n`` when the report's attack was scored on another number of images
+    (the column ``n_report_attack``). The report's numbers are fractions in [0, 1] (None where
+    it publishes none); say in ``report_attack`` what the report's number counts.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if norm not in ("inf", "2"):
         raise ValueError(f"norm must be 'inf' or '2', got {norm!r}")
-    for name, k in (("clean_correct", clean_correct), ("report_attack_robust", report_attack_robust),
-                    ("worst_robust", worst_robust)):
-        if k is not None and (isinstance(k, bool) or not 0 <= int(k) <= n):
-            raise ValueError(f"{name} must be a count in [0, {n}], got {k!r}")
+    n_rep = n if report_attack_n is None else report_attack_n
+    if isinstance(n_rep, bool) or not isinstance(n_rep, int) or n_rep <= 0:
+        raise ValueError(f"report_attack_n must be a positive integer, got {report_attack_n!r}")
+    for name, k, m in (("clean_correct", clean_correct, n), ("report_attack_robust", report_attack_robust, n_rep),
+                       ("worst_robust", worst_robust, n)):
+        if k is not None and (isinstance(k, bool) or not 0 <= int(k) <= m):
+            raise ValueError(f"{name} must be a count in [0, {m}], got {k!r}")
     row = dict(report=report, dataset=dataset, norm=norm, eps=float(eps), defense=defense,
-               baseline=baseline, n=n)
+               baseline=baseline, n=n, n_report_attack=n_rep)
     _with_interval(row, "clean", clean_correct, n)
-    _with_interval(row, "ours_report_attack", report_attack_robust, n)
+    _with_interval(row, "ours_report_attack", report_attack_robust, n_rep)
     _with_interval(row, "worst", worst_robust, n)
     row.update(report_clean=_fraction("report_clean", report_clean),
                report_robust=_fraction("report_robust", report_robust),

@@ -35,3 +35,19 @@ def latent_figure(encoders: Mapping[str, nn.Module], knn: Mapping[str, nn.Module
         fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
     return fig
+
+
+def eot_figure(eot, *, title: str = "") -> plt.Figure:
+    """Accuracy (%) of each noisy model against the EOT draws per gradient
+    (:func:`adaptive.eot_table`): majority vote with its interval, expectation dashed."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for label, part in eot.groupby("model", sort=False):
+        maj = 100 * part["majority"]
+        ax.errorbar(part["eot"], maj, yerr=[maj - 100 * part["low"], 100 * part["high"] - maj],
+                    marker="o", capsize=3, label=f"{label}, majority vote")
+        ax.plot(part["eot"], 100 * part["expected"], "--", marker="s", label=f"{label}, expectation")
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="noise draws per gradient (EOT)", ylabel="accuracy (%)", title=title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -114,6 +114,20 @@ PARAMS = {
     "refs_per_class": count("reference images per class of the 1-NN rule (report: 5)"),
     "latent_eps": eps_list("eps of the attacks on the 1-NN rule"),
     "n_latent_plot": count("points per panel of Figure 8"),
+    # Beyond the report: the adaptive evaluation (lib.robustness, section 9 of the notebook).
+    "strong_eps": eps_list("eps of the worst-case evaluation over the strong attack set"),
+    "n_strong": count("test images of the worst-case evaluation (the first of the test subset)"),
+    "strong_pgd_steps": count("PGD steps of the strong set (CE and margin losses)"),
+    "strong_restarts": count("PGD restarts of the strong set"),
+    "apgd_steps": count("APGD-CE / APGD-DLR iterations (AutoAttack: 100)"),
+    "square_queries": count("Square attack queries per image (AutoAttack: 5000)"),
+    "n_convergence": count("images of the convergence, unbounded and single-step checks"),
+    "convergence_steps": ListOf(item=Int(min=1), min_len=2, distinct=True, doc="PGD steps of the convergence figure"),
+    "convergence_restarts": ListOf(item=Int(min=1), min_len=2, distinct=True,
+                                   doc="PGD restarts of the convergence figure"),
+    "attack_draws": count("noise draws per forward pass when attacking a noisy model (EOT inside the attack)"),
+    "eval_draws": count("noise draws a noisy model's accuracy is averaged over (expectation, majority vote)"),
+    "eot_sweep_draws": ListOf(item=Int(min=1), min_len=2, distinct=True, doc="EOT draws of the EOT sweep"),
 }
 
 REPORT_EPS = list(REPORT_TABLE1_EPS)            # Table 1 of the report
@@ -129,19 +143,28 @@ PROFILES = {
                   width=8, hidden=32, dropout=[0.25, 0.5], epochs=1, augment=None, finetune=True,
                   n_finetune=None, noise_epochs=1, at_epochs=1, contrastive_epochs=1,
                   contrastive_weight=0.1, example_eps=0.1, pgd_steps=3, at_eps=0.1, at_steps=2,
-                  eot_draws=2, eot_eps=[0.05], n_eot=60, latent_eps=[0.01, 0.1], n_latent_plot=200),
+                  eot_draws=2, eot_eps=[0.05], n_eot=60, latent_eps=[0.01, 0.1], n_latent_plot=200,
+                  strong_eps=[0.05], n_strong=60, strong_pgd_steps=3, strong_restarts=1, apgd_steps=3,
+                  square_queries=10, n_convergence=30, convergence_steps=[1, 3], convergence_restarts=[1, 2],
+                  attack_draws=2, eval_draws=4, eot_sweep_draws=[1, 2]),
     "quick": dict(_COMMON, dataset="cifar10_jpeg", n_train=50000, n_val=1000, n_test=500,
                   width=16, hidden=256, dropout=[0.1, 0.3], epochs=2, augment=None, finetune=True,
                   n_finetune=5000, noise_epochs=1, at_epochs=1, contrastive_epochs=1,
                   contrastive_weight=0.1, example_eps=0.01, pgd_steps=5, at_eps=0.03, at_steps=3,
                   eot_draws=4, eot_eps=[0.01, 0.05], n_eot=200, latent_eps=[0.01, 0.05, 0.1],
-                  n_latent_plot=500),
+                  n_latent_plot=500, strong_eps=[0.01, 0.05], n_strong=400, strong_pgd_steps=10,
+                  strong_restarts=2, apgd_steps=25, square_queries=200, n_convergence=150,
+                  convergence_steps=[5, 10, 20, 40], convergence_restarts=[1, 2, 4], attack_draws=2,
+                  eval_draws=16, eot_sweep_draws=[1, 2, 4, 8]),
     "paper": dict(_COMMON, dataset="cifar10", n_train=50000, n_val=5000, n_test=10000,
                   width=64, hidden=512, dropout=[0.25, 0.5], epochs=40, augment="crop_flip", finetune=False,
                   n_finetune=None, noise_epochs=40, at_epochs=30, contrastive_epochs=40,
                   contrastive_weight=1.0, example_eps=0.01, pgd_steps=20, at_eps=0.03, at_steps=7,
                   eot_draws=16, eot_eps=[0.01, 0.05], n_eot=2000, latent_eps=[0.01, 0.05, 0.1],
-                  n_latent_plot=2000),
+                  n_latent_plot=2000, strong_eps=[0.01, 0.05], n_strong=10000, strong_pgd_steps=50,
+                  strong_restarts=5, apgd_steps=100, square_queries=5000, n_convergence=1000,
+                  convergence_steps=[10, 20, 50, 100, 200], convergence_restarts=[1, 2, 5, 10], attack_draws=8,
+                  eval_draws=64, eot_sweep_draws=[1, 2, 4, 8, 16, 32]),
 }
 
 
@@ -156,6 +179,8 @@ def check(cfg) -> None:
     if cfg.n_finetune is not None and cfg.n_finetune > cfg.n_train - cfg.n_val:
         raise ConfigError(f"n_finetune={cfg.n_finetune} exceeds the {cfg.n_train - cfg.n_val} training "
                           "images (n_train - n_val)")
-    for key in ("n_eot", "n_latent_plot", "n_examples"):
+    if cfg.n_convergence > cfg.n_strong:
+        raise ConfigError(f"n_convergence={cfg.n_convergence} must not exceed n_strong={cfg.n_strong}")
+    for key in ("n_eot", "n_latent_plot", "n_examples", "n_strong"):
         if cfg[key] > cfg.n_test:
             raise ConfigError(f"{key}={cfg[key]} must not exceed n_test={cfg.n_test}")
