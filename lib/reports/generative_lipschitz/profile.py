@@ -1,0 +1,170 @@
+"""Parameters of notebooks/generative_lipschitz.py (report 003: generative models, FGSM and
+Carlini-Wagner, a Lipschitz-constrained classifier).
+
+- smoke: synthetic 28 x 28 and 32 x 32 images, tiny models, one epoch each: seconds, for the
+  test-suite. Nothing it shows means anything about the report.
+- quick: MNIST, Fashion-MNIST and ``cifar10_jpeg`` (the JPEG quality-75 copy of CIFAR-10 from
+  the data mirror, not bit-exact CIFAR-10) on a 2-core CPU, the whole notebook within 300 s
+  from an empty checkpoint cache. Reductions from the paper profile, each for time:
+
+  - generative models on ``n_gen_train`` images, a few epochs (``vae_epochs``,
+    ``fc_gan_epochs``, ``fashion_gan_epochs`` 1 / 2 / 3 for the report's 100 / 200 / 300,
+    ``dcgan_epochs``, ``cifar_gan_epochs`` 1 for the report's 1000), narrower DCGANs
+    (``dcgan_width``) and a larger learning rate (``gan_lr``) and smaller batches so that
+    a few hundred generator steps show something;
+  - classifiers on ``n_train`` images for ``clf_epochs`` epochs; the Lipschitz classifier
+    for ``lip_epochs``;
+  - ``n_test`` test images for accuracies, ``n_attack`` for every attack;
+  - Carlini-Wagner with ``cw_binary_steps`` x ``cw_steps`` instead of 9 x 1000, and an
+    initial c of 0.1 instead of 1e-3 (with few search steps, 1e-3 cannot reach a useful c);
+    short PGD / APGD and a Square attack with few queries in the adaptive evaluation.
+
+- paper: the report's datasets (CIFAR-10 is torchvision's original, online only: pass
+  ``cifar_data=cifar10_jpeg`` offline), the report's epochs where it gives them (GANs
+  100 / 200 / 300 on Fashion-MNIST, 1000 for the CIFAR-10 DCGAN), Carlini and Wagner's
+  settings (9 binary-search steps, 1000 iterations, c0 = 1e-3), full test sets; for a GPU.
+
+Keys: ``mnist_data``, ``fashion_data``, ``cifar_data`` (which dataset plays each role);
+``n_gen_train`` (None: all), ``n_train``, ``n_val``, ``n_test``, ``n_attack``, ``n_show``;
+VAE: ``z_dim`` (report: 10), ``vae_hidden``, ``vae_epochs``, ``vae_lr``; GANs: ``gan_k``
+(report: 4), ``gan_batch_size``, ``gan_lr``, ``gan_z_dim``, the epochs above, ``dcgan_width``;
+classifiers: ``clf_epochs``, ``clf_batch_size``, ``clf_lr``, ``dropout`` (the report: "Dropout
+is used", no rates); Lipschitz: ``lip_epochs``, ``lip_lr``, ``lip_scale`` (the constant logit
+scale); attacks: ``fgsm_eps`` (L-inf grid; the report gives none), ``cw_*``, ``control_c``
+and ``control_temperature`` (the logit-scaling control), ``l2_eps`` (the adaptive sweep's
+L2 grid), ``summary_eps`` (the L2 eps of the cross-report summary rows, from ``l2_eps``),
+``pgd_steps``, ``apgd_steps``, ``square_queries``; ``seed``, ``device``.
+"""
+from __future__ import annotations
+
+from lib.params import (
+    ConfigError,
+    DatasetName,
+    Float,
+    Int,
+    ListOf,
+    count,
+    device,
+    epochs,
+    eps_list,
+    positive,
+    seed,
+)
+from lib.reports.generative_lipschitz.reference import (
+    CW_PAPER,
+    REPORT_CIFAR_GAN_EPOCHS,
+    REPORT_FASHION_GAN_EPOCHS,
+    REPORT_FC_MNIST_EPOCHS,
+    REPORT_GAN_K,
+    REPORT_Z_DIM,
+)
+
+PARAMS = {
+    "seed": seed(), "device": device(),
+    "mnist_data": DatasetName(doc="dataset of the MNIST GANs (report: MNIST)"),
+    "fashion_data": DatasetName(doc="dataset of the VAE, the Fashion-MNIST GAN and classifier"),
+    "cifar_data": DatasetName(doc="dataset of the CIFAR VAE, DCGAN and classifier (report: CIFAR-10)"),
+    "n_gen_train": Int(min=1, optional=True, doc="training images of each generative model (None: all)"),
+    "n_train": Int(min=2, optional=True,
+                   doc="training images of each classifier, before the validation split (None: all)"),
+    "n_val": count("validation images held out of n_train (learning curves)"),
+    "n_test": count("test images for clean accuracies (class-stratified)"),
+    "n_attack": count("test images attacked (the first of the n_test)"),
+    "n_show": count("images per row of the example figures"),
+    "z_dim": count("latent dimensions of the VAE (report: 10)"),
+    "vae_hidden": count("hidden units of the VAE's encoder and decoder"),
+    "vae_epochs": epochs("VAE epochs"),
+    "vae_lr": positive("VAE Adam learning rate"),
+    "gan_k": count("discriminator steps per generator step (report: 4)"),
+    "gan_batch_size": count("GAN mini-batch size"),
+    "gan_lr": positive("GAN Adam learning rate (both players)"),
+    "gan_z_dim": count("GAN noise dimensions"),
+    "fc_gan_epochs": epochs("epochs of the fully connected GAN on MNIST (report: 100)"),
+    "fashion_gan_epochs": ListOf(item=Int(min=1), min_len=3, max_len=3, distinct=True,
+                                 doc="three epochs of the Fashion-MNIST GAN shown (report: 100, 200, 300)"),
+    "dcgan_epochs": epochs("epochs of the DCGAN on MNIST (report: not given)"),
+    "cifar_gan_epochs": epochs("epochs of the deeper DCGAN on CIFAR (report: 1000)"),
+    "dcgan_width": count("filters of the DCGANs' first layer (doubled per layer)"),
+    "clf_epochs": epochs("epochs of the plain classifiers"),
+    "clf_batch_size": count("classifier mini-batch size"),
+    "clf_lr": positive("classifier Adam learning rate"),
+    "dropout": ListOf(item=Float(ge=0, lt=1), min_len=2, max_len=2,
+                      doc="dropout after the conv blocks and before the output layer"),
+    "lip_epochs": epochs("epochs of the Lipschitz classifiers"),
+    "lip_lr": positive("Lipschitz classifier Adam learning rate"),
+    "lip_scale": positive("constant logit scale of the Lipschitz classifier (part of its bound L)"),
+    "fgsm_eps": eps_list("FGSM L-inf eps grid (the report gives none)"),
+    "cw_c": positive("Carlini-Wagner initial c (paper: 1e-3)"),
+    "cw_steps": count("Carlini-Wagner Adam iterations per c (paper: 1000)"),
+    "cw_binary_steps": count("Carlini-Wagner binary-search steps over c (paper: 9)"),
+    "cw_lr": positive("Carlini-Wagner Adam learning rate (paper: 1e-2)"),
+    "control_c": positive("the fixed c of the logit-scaling control"),
+    "control_temperature": Float(gt=1, doc="the plain logits are divided by this in the control"),
+    "l2_eps": eps_list("L2 eps grid of the adaptive evaluation (pixel units)", max=100.0),
+    "summary_eps": eps_list("L2 eps of the summary rows (each in l2_eps)", max=100.0),
+    "pgd_steps": count("steps of margin-loss PGD (L2)"),
+    "apgd_steps": count("steps of APGD-DLR (L2)"),
+    "square_queries": count("queries of the Square attack (L2)"),
+}
+
+_COMMON = dict(seed=0, device="auto", z_dim=REPORT_Z_DIM, gan_k=REPORT_GAN_K, dropout=[0.25, 0.5],
+               vae_lr=1e-3, clf_lr=1e-3, lip_lr=1e-3, cw_lr=CW_PAPER["lr"], control_temperature=10.0,
+               fgsm_eps=[0.01, 0.02, 0.05, 0.1, 0.2], l2_eps=[0.25, 0.5, 1.0, 2.0], summary_eps=[0.5, 1.0])
+
+PROFILES = {
+    "smoke": dict(_COMMON, mnist_data="synthetic28", fashion_data="synthetic28", cifar_data="synthetic32",
+                  n_gen_train=300, n_train=600, n_val=100, n_test=100, n_attack=20, n_show=4,
+                  vae_hidden=32, vae_epochs=1, gan_batch_size=32, gan_lr=5e-4, gan_z_dim=16,
+                  fc_gan_epochs=1, fashion_gan_epochs=[1, 2, 3], dcgan_epochs=1, cifar_gan_epochs=1,
+                  dcgan_width=4, clf_epochs=1, clf_batch_size=64, lip_epochs=1, lip_scale=10.0,
+                  cw_c=0.1, cw_steps=5, cw_binary_steps=2, control_c=0.1, pgd_steps=3, apgd_steps=3,
+                  square_queries=10),
+    "quick": dict(_COMMON, mnist_data="mnist", fashion_data="fashion_mnist", cifar_data="cifar10_jpeg",
+                  n_gen_train=10000, n_train=20000, n_val=1000, n_test=1000, n_attack=200, n_show=6,
+                  vae_hidden=256, vae_epochs=3, gan_batch_size=32, gan_lr=5e-4, gan_z_dim=64,
+                  fc_gan_epochs=4, fashion_gan_epochs=[1, 2, 4], dcgan_epochs=2, cifar_gan_epochs=1,
+                  dcgan_width=16, clf_epochs=2, clf_batch_size=128, lip_epochs=2, lip_scale=10.0,
+                  cw_c=0.1, cw_steps=50, cw_binary_steps=4, control_c=0.1, pgd_steps=20, apgd_steps=20,
+                  square_queries=100),
+    "paper": dict(_COMMON, mnist_data="mnist", fashion_data="fashion_mnist", cifar_data="cifar10",
+                  n_gen_train=None, n_train=None, n_val=5000, n_test=10000, n_attack=1000, n_show=8,
+                  vae_hidden=400, vae_epochs=50, gan_batch_size=64, gan_lr=2e-4, gan_z_dim=100,
+                  fc_gan_epochs=REPORT_FC_MNIST_EPOCHS, fashion_gan_epochs=list(REPORT_FASHION_GAN_EPOCHS),
+                  dcgan_epochs=100, cifar_gan_epochs=REPORT_CIFAR_GAN_EPOCHS, dcgan_width=64,
+                  clf_epochs=30, clf_batch_size=128, lip_epochs=60, lip_scale=10.0,
+                  cw_c=CW_PAPER["c"], cw_steps=CW_PAPER["steps"], cw_binary_steps=CW_PAPER["binary_search_steps"],
+                  control_c=1.0, pgd_steps=100, apgd_steps=100, square_queries=5000),
+}
+
+
+def check(cfg) -> None:
+    """Constraints between parameters (each one's type and range is in ``PARAMS``)."""
+    from lib import data
+
+    shapes = {"mnist_data": (1, 28, 28), "fashion_data": (1, 28, 28), "cifar_data": (3, 32, 32)}
+    for key, shape in shapes.items():
+        got = tuple(data.info(cfg[key]).shape)
+        if got != shape:
+            raise ConfigError(f"{key}={cfg[key]!r} has images of shape {got}; this role needs {shape}")
+    for key in ("fashion_data", "cifar_data"):
+        size = data.split_size(cfg[key], "train")
+        if size is not None and cfg.n_train is not None and cfg.n_train > size:
+            raise ConfigError(f"n_train={cfg.n_train} exceeds the {size} training images of {cfg[key]}")
+        test = data.split_size(cfg[key], "test")
+        if test is not None and cfg.n_test > test:
+            raise ConfigError(f"n_test={cfg.n_test} exceeds the {test} test images of {cfg[key]}")
+        if cfg.n_gen_train is not None and size is not None and cfg.n_gen_train > size:
+            raise ConfigError(f"n_gen_train={cfg.n_gen_train} exceeds the {size} training images of {cfg[key]}")
+    if cfg.n_train is not None and cfg.n_val >= cfg.n_train:
+        raise ConfigError(f"need n_val < n_train, got n_val={cfg.n_val}, n_train={cfg.n_train}")
+    if cfg.n_attack > cfg.n_test:
+        raise ConfigError(f"n_attack={cfg.n_attack} must not exceed n_test={cfg.n_test}")
+    if cfg.n_show > cfg.n_attack:
+        raise ConfigError(f"n_show={cfg.n_show} must not exceed n_attack={cfg.n_attack}")
+    if sorted(cfg.fashion_gan_epochs) != list(cfg.fashion_gan_epochs):
+        raise ConfigError(f"fashion_gan_epochs must increase, got {cfg.fashion_gan_epochs}")
+    missing = [e for e in cfg.summary_eps if e not in cfg.l2_eps]
+    if missing:
+        raise ConfigError(f"summary_eps {missing} are not in the l2_eps grid {cfg.l2_eps}")
+    if cfg.z_dim < 2:
+        raise ConfigError(f"z_dim={cfg.z_dim}: Figure 7 needs a latent space of at least 2 dimensions")
