@@ -95,23 +95,31 @@ def report_attacks(cfg: Mapping) -> dict:
             "PGD": functools.partial(attacks.pgd, norm="2", steps=k, stop_when_fooled=True)}
 
 
-def adaptive_attacks(cfg: Mapping, dla, abs_unrolled: ABS) -> dict:
-    """Beyond the report, in the order a sweep should run them (cheap first): the report's
-    three, PGD on the margin loss, a transfer attack from DLA (PGD crafted on DLA), PGD
-    through the unrolled inner optimisation (crafted on ``abs_unrolled``, the same function
-    with the other gradient), and Square L2 (score-based, no gradient)."""
+def adaptive_attacks(cfg: Mapping, dla, abs_unrolled: ABS | None) -> dict:
+    """Beyond the report, in the order a sweep should run them (cheap first), after the report's
+    three: PGD on the margin loss, a transfer attack from DLA (PGD crafted on DLA), PGD through
+    the unrolled inner optimisation (crafted on ``abs_unrolled``, the same function with the
+    other gradient; left out when None), and Square L2 (score-based, no gradient). ``dla``
+    None leaves out the transfer attack (DLA itself is attacked white-box)."""
     k = cfg["attack_steps"]
-    out = dict(report_attacks(cfg))
+    out = {}
     out["PGD margin"] = functools.partial(attacks.pgd, norm="2", steps=k, loss=attacks.margin,
                                           stop_when_fooled=True)
-    out["transfer from DLA"] = functools.partial(attacks.transfer, source=dla,
-                                                 attack=functools.partial(attacks.pgd, norm="2", steps=k))
-    out["PGD unrolled"] = functools.partial(
-        attacks.transfer, source=abs_unrolled,
-        attack=functools.partial(attacks.pgd, norm="2", steps=cfg["unrolled_steps"]))
+    if dla is not None:
+        out["transfer from DLA"] = functools.partial(attacks.transfer, source=dla,
+                                                     attack=functools.partial(attacks.pgd, norm="2", steps=k))
+    if abs_unrolled is not None:
+        out["PGD unrolled"] = functools.partial(
+            attacks.transfer, source=abs_unrolled,
+            attack=functools.partial(attacks.pgd, norm="2", steps=cfg["unrolled_steps"]))
     out["Square L2"] = functools.partial(attacks.square, norm="2", n_queries=cfg["square_queries"],
                                          seed=cfg["seed"])
     return out
+
+
+def adaptive_eps(cfg: Mapping) -> list[float]:
+    """Eps grid of the adaptive worst case: the report's eps and the largest of ``curve_eps``."""
+    return sorted({float(e) for e in cfg["eps"]} | {float(max(cfg["curve_eps"]))})
 
 
 def run_sweep(ctx: Context, model, attack_set: Mapping, eps, name: str, x=None, y=None) -> sweep.SweepResult:
@@ -127,6 +135,58 @@ def per_attack(ctx: Context, model, eps, name: str) -> dict[str, sweep.SweepResu
     """One sweep per report attack: an image counts as broken at eps when that attack broke it
     at this eps or a smaller one (an example inside a smaller ball is inside the larger)."""
     return {a: run_sweep(ctx, model, {a: atk}, eps, f"{name}-{a}") for a, atk in report_attacks(ctx.cfg).items()}
+
+
+@dataclass
+class WorstCase:
+    """Per-image worst case over the report's three attacks and the adaptive ones, on the grid
+    ``eps``: ``robust`` (N, len(eps)) bool, ``broken_at`` (N,) the first grid eps that broke an
+    image (0: wrong clean, inf: never), ``broken_by`` the attack that did, ``clean_robust`` (N,)."""
+
+    eps: tuple[float, ...]
+    robust: torch.Tensor
+    broken_at: torch.Tensor
+    broken_by: list
+    clean_robust: torch.Tensor
+
+    @property
+    def worst_case(self):
+        import pandas as pd
+
+        from lib import stats
+
+        n = self.robust.shape[0]
+        k = self.robust.sum(0).tolist()
+        lo, hi = stats.clopper_pearson(k, [n] * len(k))
+        return pd.DataFrame({"eps": self.eps, "robust": k, "n": n, "accuracy": [v / n for v in k],
+                             "low": lo, "high": hi})
+
+
+def worst_case(ctx: Context, model, trio: Mapping[str, sweep.SweepResult], extra: Mapping, name: str,
+               eps) -> WorstCase:
+    """The worst case without attacking a broken image twice: the report's three attacks are
+    already run (``trio``, :func:`per_attack` on a grid containing ``eps``); an image they broke
+    at the smallest eps is broken at every eps, so the ``extra`` attacks run (as one cached
+    sweep, cheap ones first) only on the images the three left standing there. An image counts
+    as broken at eps when any attack broke it at this eps or a smaller one."""
+    eps = tuple(sorted(float(e) for e in eps))
+    names = list(trio)
+    cols = [[list(r.eps).index(e) for e in eps] for r in trio.values()]
+    robust = torch.stack([r.robust[:, c] for r, c in zip(trio.values(), cols)]).all(0)      # (N, G)
+    at = torch.stack([r.broken_at for r in trio.values()])                                  # (3, N)
+    broken_at, first = at.min(0)
+    broken_by = ["clean" if b == 0 else (names[int(f)] if b != float("inf") else None)
+                 for b, f in zip(broken_at.tolist(), first.tolist())]
+    standing = robust[:, 0].nonzero().squeeze(1)
+    if len(standing) and extra:
+        idx = standing.to(ctx.test.x.device)
+        res = run_sweep(ctx, model, extra, eps, f"{name}-extra", x=ctx.test.x[idx], y=ctx.test.y[idx])
+        robust[standing] &= res.robust
+        for i, b, by in zip(standing.tolist(), res.broken_at.tolist(), res.broken_by):
+            if by is not None and b < broken_at[i]:
+                broken_at[i], broken_by[i] = b, by
+    clean = next(iter(trio.values())).clean_robust
+    return WorstCase(eps, robust, broken_at.double(), broken_by, clean)
 
 
 def gradient_agreement(danskin: ABS, unrolled: ABS, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -155,7 +215,7 @@ def convergence(ctx: Context, vaes: ClassVAEs) -> list[dict]:
     return rows
 
 
-def median_l2(result: sweep.SweepResult) -> float:
+def median_l2(result: WorstCase) -> float:
     """Median over the clean-correct images of the smallest grid eps that broke them (inf when
     more than half survive the whole grid): the grid's estimate of the median L2 needed."""
     at = result.broken_at[result.clean_robust]

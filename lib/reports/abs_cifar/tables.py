@@ -52,14 +52,22 @@ def clean_table(rows: Mapping[str, tuple[int, int, float, str]]) -> pd.DataFrame
     return pd.DataFrame(out)
 
 
-def adaptive_table(results: Mapping[str, sweep.SweepResult]) -> pd.DataFrame:
-    """Per model the worst case over the adaptive set per eps, and which attack broke how many."""
-    parts = [sweep.per_eps_table(r).assign(model=m) for m, r in results.items()]
-    t = pd.concat(parts, ignore_index=True)
-    t.insert(1, "worst case", [stats.format_interval(a, lo, hi)
-                               for a, lo, hi in zip(t["accuracy"], t["low"], t["high"])])
-    cols = ["model", "eps", "worst case", "robust", "n", "accuracy", "low", "high"]
-    return t[cols + [c for c in t.columns if c.startswith("broken by")]].fillna(0)
+def adaptive_table(results: Mapping[str, object]) -> pd.DataFrame:
+    """Per model (:class:`~lib.reports.abs_cifar.experiment.WorstCase`) the worst case per eps and
+    how many images each attack broke first at that eps (column ``broken by <attack>``)."""
+    rows = []
+    for model, r in results.items():
+        wc = r.worst_case
+        for j, e in enumerate(r.eps):
+            row = {"model": model, "eps": e,
+                   "worst case": stats.format_interval(wc["accuracy"][j], wc["low"][j], wc["high"][j]),
+                   "robust": int(wc["robust"][j]), "n": int(wc["n"][j]), "accuracy": wc["accuracy"][j],
+                   "low": wc["low"][j], "high": wc["high"][j]}
+            for b, by in zip(r.broken_at.tolist(), r.broken_by):
+                if by not in (None, "clean") and b == e:
+                    row[f"broken by {by}"] = row.get(f"broken by {by}", 0) + 1
+            rows.append(row)
+    return pd.DataFrame(rows).fillna(0)
 
 
 def convergence_table(rows: list[dict]) -> pd.DataFrame:
@@ -83,3 +91,20 @@ def sanity_table(curves: Mapping[str, pd.DataFrame], clean: Mapping[str, tuple[f
         parts.append(t.assign(model=model))
     t = pd.concat(parts, ignore_index=True)
     return t[["model", "check", "attack", "passed", "detail"]]
+
+
+def reading(table1: pd.DataFrame, table2: pd.DataFrame, clean: Mapping[str, int], n: int) -> str:
+    """A few sentences on Tables 1-2, every number taken from them: how many of the report's
+    cells fall inside our interval, the strongest attack at the largest eps, and the share of its
+    own correctly classified images each model keeps there."""
+    lines = []
+    for model, t in (("ABS", table1), ("SimpleDLA", table2)):
+        inside = int(t["report inside our interval"].sum())
+        top = t[t["eps"] == t["eps"].max()]
+        worst = top.loc[top["robust"].idxmin()]
+        kept = int(worst["robust"]) / max(clean[model], 1)
+        lines.append(f"- **{model}**: {inside} of {len(t)} of the report's numbers lie inside our 95 % intervals. "
+                     f"At eps {worst['eps']:g} the strongest of the three attacks ({worst['attack']}) leaves "
+                     f"{int(worst['robust'])} of {n} images, i.e. {100 * kept:.0f} % of the {clean[model]} it "
+                     "classifies correctly.")
+    return "\n".join(lines)
