@@ -515,6 +515,12 @@ versus
 #   another class (`lib.defenses.contrastive.feature_attack`).
 #
 # Each defense is compared with its baseline on the same images by McNemar's exact test.
+#
+# The attacks' budgets are parameters (`strong_pgd_steps`, `strong_restarts`, `apgd_steps`,
+# `square_queries`): the quick profile runs short ones (Square with 100 queries where AutoAttack
+# uses 5000), so a gradient-free attack that finds nothing is weaker evidence there than in the
+# paper profile, which runs AutoAttack's budgets. The convergence figures say whether more steps
+# or restarts would have changed the answer.
 
 # %%
 strong_models = {"base model": dict(model=base),
@@ -564,7 +570,7 @@ for name, ev in evals.items():
 # %%
 eot = adaptive.eot_table(ctx, noisy)
 cap_e = tb.caption(f"Accuracy (%) of the noisy models under PGD-EOT against the number of draws per gradient, "
-                   f"eps {min(cfg.strong_eps):g}, first {cfg.n_eot} test images, scored over {cfg.eval_draws} "
+                   f"eps {min(cfg.strong_eps):g}, first {cfg.n_convergence} test images, scored over {cfg.eval_draws} "
                    f"draws (majority vote with its interval; expectation).", title)
 lib_tables.save_table(eot, out / "adaptive_eot_sweep", caption=cap_e)
 display(Markdown(f"**{cap_e}**"))

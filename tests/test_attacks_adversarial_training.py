@@ -207,6 +207,22 @@ def test_attacks_reach_the_nearest_reference_rule(trained, synth):
     assert torch.equal(via, attacks.fgsm(trained, x[:5], y[:5], 0.1))
 
 
+def test_feature_attack_pulls_towards_the_nearest_other_class(trained, synth):
+    refs = contrastive.choose_references(synth[0], per_class=5, seed=0)
+    knn = contrastive.NearestReference(trained, refs)
+    x, y = synth[1].x[:60], synth[1].y[:60]
+    ok = knn(x).argmax(1) == y
+    x, y = x[ok], y[ok]
+    logits = knn(x).detach()
+    target = logits.masked_fill(F.one_hot(y, 10).bool(), float("-inf")).argmax(1)
+    x_adv = contrastive.feature_attack(knn, x, y, 0.3, steps=10)
+    assert (x_adv - x).abs().max() <= 0.3 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
+    pred = knn(x_adv).argmax(1)
+    fooled = pred != y
+    assert fooled.float().mean() > 0.5
+    assert (pred[fooled] == target[fooled]).float().mean() > 0.8, "it goes to the nearest wrong class"
+
+
 # --------------------------------------------------------------------------- EOT vs plain on noise
 def test_eot_is_at_least_as_strong_as_plain_pgd_on_a_noisy_model(trained, synth):
     # A large sigma, so that one noise draw gives a poor gradient and EOT has work to do.

@@ -497,3 +497,35 @@ def test_sanity_checks_refuse_to_pass_on_a_classifier_at_chance():
                           .query("scope.str.startswith('no defense')") for acc in (0.95, 0.1))
     assert trained["passed"].all() and "model better than chance (trained)" in set(trained["check"])
     assert not at_chance["passed"].any()
+
+
+def test_argmin_terms_say_when_the_defense_outputs_that_class(nets, batch):
+    clf, vae = nets
+    x, y = batch
+    pipe = puvae.PuVAEPipeline(vae, clf, 0.3, temperature=None)
+    with torch.no_grad():
+        torch.manual_seed(0)   # the CVAE may sample z: the same draws for both
+        terms = puvae.ArgminTerms(pipe)(x)
+        torch.manual_seed(0)
+        p = puvae.purify(vae, x)
+    assert terms.shape == (len(x), N_CLASSES, 3)
+    # The arg-min term is positive exactly at the reconstruction of least RMSE.
+    assert torch.equal((terms[..., 0] > 0).float().argmax(1), p.chosen)
+    assert ((terms[..., 0] > 0).sum(1) == 1).all()
+
+
+def test_multi_target_attack_stays_in_the_ball_and_never_undoes_a_success(nets, batch):
+    clf, vae = nets
+    x, y = batch[0][:6], batch[1][:6]
+    pipe = puvae.PuVAEPipeline(vae, clf, 0.3, temperature=0.05)
+    eps = 0.2
+    adv = puvae.multi_target_attack(pipe, x, y, eps, n_targets=2, steps=3, rel_step=0.5, eot=1, batch_size=4)
+    assert adv.shape == x.shape and (adv - x).abs().max() <= eps + 1e-6
+    assert adv.min() >= 0 and adv.max() <= 1
+    changed = (adv != x).flatten(1).any(1)
+    torch.manual_seed(0)
+    dec = pipe.decide(adv[changed]) if changed.any() else None
+    if dec is not None:   # only examples that fooled the defense are kept
+        assert (~puvae.report_correct(dec.label, y[changed], adversarial=True)).float().mean() >= 0.5
+    with pytest.raises(ValueError, match="n_targets"):
+        puvae.multi_target_attack(pipe, x, y, eps, n_targets=10)

@@ -126,9 +126,10 @@ def _random_accuracy(model, x, y, draws, seed) -> dict:
 
 
 def eot_table(ctx, noisy: Mapping[str, nn.Module]) -> pd.DataFrame:
-    """The EOT sweep of every noisy model (``eot_sweep_draws``), cached."""
+    """The EOT sweep of every noisy model (``eot_sweep_draws``) on the first ``n_convergence``
+    test images, cached."""
     cfg = ctx.cfg
-    x, y, eps = ctx.x_test[:cfg["n_eot"]], ctx.y_test[:cfg["n_eot"]], min(cfg["strong_eps"])
+    x, y, eps = ctx.x_test[:cfg["n_convergence"]], ctx.y_test[:cfg["n_convergence"]], min(cfg["strong_eps"])
     parts = []
     for label, model in noisy.items():
         key = dict(model=model, x=x, y=y, eps=eps, draws=cfg["eot_sweep_draws"], steps=cfg["pgd_steps"],
