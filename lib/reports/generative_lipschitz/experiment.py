@@ -56,21 +56,24 @@ def train_vae(cfg, dataset: str, train: data_mod.ImageData, device=None) -> vae.
 
 def train_fc_gan(cfg, dataset: str, train: data_mod.ImageData, epochs: int, checkpoints: Sequence[int] = (),
                  device=None) -> gan.GANResult:
-    """The fully connected GAN (Figures 9-12), k = ``gan_k``."""
+    """The fully connected GAN (Figures 9-12), k = ``gan_k``; fixed-noise samples at
+    ``checkpoints`` (default: the first, middle and last epoch)."""
     runtime.seed_everything(cfg.seed)
     g, d = gan.FCGenerator(dataset, z_dim=cfg.gan_z_dim), gan.FCDiscriminator(dataset)
+    checkpoints = checkpoints or sorted({1, max(epochs // 2, 1), epochs})
     return gan.train_gan(g, d, train, epochs=epochs, k=cfg.gan_k, batch_size=cfg.gan_batch_size, lr=cfg.gan_lr,
                          checkpoints=checkpoints, seed=cfg.seed, name=f"{REPORT}-fcgan-{dataset}", device=device)
 
 
 def train_dcgan(cfg, dataset: str, train: data_mod.ImageData, epochs: int, depth: int,
                 device=None) -> gan.GANResult:
-    """DCGAN on MNIST (``depth`` 2, Figure 8) or the deeper one on CIFAR (``depth`` 3, Figure 13)."""
+    """DCGAN on MNIST (``depth`` 2, Figure 8) or the deeper one on CIFAR (``depth`` 3, Figure 13);
+    fixed-noise samples after the first, the middle and the last epoch."""
     runtime.seed_everything(cfg.seed)
     g = gan.DCGenerator(dataset, z_dim=cfg.gan_z_dim, width=cfg.dcgan_width, depth=depth)
     d = gan.DCDiscriminator(dataset, width=cfg.dcgan_width, depth=depth)
     return gan.train_gan(g, d, train, epochs=epochs, k=cfg.gan_k, batch_size=cfg.gan_batch_size, lr=cfg.gan_lr,
-                         checkpoints=range(1, epochs + 1) if epochs <= 4 else (), seed=cfg.seed,
+                         checkpoints=sorted({1, max(epochs // 2, 1), epochs}), seed=cfg.seed,
                          name=f"{REPORT}-dcgan{depth}-{dataset}", device=device)
 
 
@@ -162,6 +165,15 @@ def worst_case(sweep: SweepResult, cw_dist: torch.Tensor) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def needed_distortion(sweep: SweepResult, cw_dist: torch.Tensor) -> torch.Tensor:
+    """Per image (N,) the least L2 distortion any of our attacks needed: CW's distance, or the
+    sweep eps at which the adaptive set first broke it, whichever is smaller (an upper bound on
+    the true minimal distortion); ``inf`` where nothing broke it, 0 where it is wrong clean."""
+    at = torch.full_like(cw_dist, float("inf"))
+    at[sweep.index] = sweep.broken_at.to(cw_dist.dtype)
+    return torch.minimum(cw_dist, at)
+
+
 def robust_flags(sweep: SweepResult, cw_dist: torch.Tensor, eps: float) -> np.ndarray:
     """Per image (N,) robust to the sweep and CW at ``eps`` (one of the grid), for McNemar."""
     j = list(sweep.eps).index(float(eps))
@@ -195,14 +207,16 @@ def certificate_violations(x: torch.Tensor, radius: torch.Tensor, examples: dict
 # --------------------------------------------------------------------------- the control
 def logit_scaling_control(cfg, model: nn.Module, x: torch.Tensor, y: torch.Tensor, tag: str) -> dict:
     """Dividing the logits by ``control_temperature`` changes no decision; does CW's "noise needed"
-    change? Fixed c (``control_c``, one search step) vs the binary search (``cw_*`` settings),
+    change? Fixed c (``control_c``, one search step of ``control_steps``) vs the binary search
+    (``cw_*`` settings),
     each on the plain model and the scaled one. Returns ``{"same_decisions", "dist": {(model,
     mode): distances (N,)}}`` with distances as :func:`cw_distances`."""
     scaled = lip.ScaledLogits(model, cfg.control_temperature).eval()
     same = bool((predict(model, x) == predict(scaled, x)).all())
     dist = {}
     for name, m in (("plain", model), (f"plain / {cfg.control_temperature:g}", scaled)):
-        for mode, (c, bs) in (("fixed c", (cfg.control_c, 1)), ("binary search", (cfg.cw_c, cfg.cw_binary_steps))):
-            x_adv = cw_l2(m, x, y, c=c, steps=cfg.cw_steps, binary_steps=bs, lr=cfg.cw_lr, tag=tag)
+        for mode, (c, bs, steps) in (("fixed c", (cfg.control_c, 1, cfg.control_steps)),
+                                     ("binary search", (cfg.cw_c, cfg.cw_binary_steps, cfg.cw_steps))):
+            x_adv = cw_l2(m, x, y, c=c, steps=steps, binary_steps=bs, lr=cfg.cw_lr, tag=tag)
             dist[(name, mode)] = cw_distances(m, x, y, x_adv)
     return {"same_decisions": same, "dist": dist}
