@@ -1,5 +1,6 @@
 """Report 001's experiment, one function per notebook step: settings per dataset, data,
-training, transfer-attack sweeps, the adaptive evaluation and the worst eps.
+training, transfer-attack sweeps and the worst eps (the adaptive evaluation is
+:mod:`lib.reports.puvae_detector.adaptive`).
 
 The defense itself is :mod:`lib.defenses.puvae`; tables and figures are in
 :mod:`lib.reports.puvae_detector.tables` and ``.figures``.
@@ -18,7 +19,7 @@ from torch import nn
 from lib import attacks, models, runtime
 from lib import data as data_mod
 from lib import train as train_mod
-from lib.defenses.puvae import PuVAEPipeline, adaptive_attack, check_fpr, freeze, puvae_loss, report_correct
+from lib.defenses.puvae import PuVAEPipeline, check_fpr, freeze, puvae_loss, report_correct
 from lib.evaluate import attack_in_batches, predict
 from lib.params import ConfigError
 from lib.progress import progress
@@ -68,6 +69,10 @@ def _check_settings(s: SimpleNamespace) -> None:
     n_test = s.n_test if s.n_test is not None else data_mod.split_size(s.dataset, "test")
     if n_test is not None and s.n_adaptive > n_test:
         raise ConfigError(f"n_adaptive={s.n_adaptive} exceeds the {n_test} test images of {s.dataset}")
+    if s.n_checks > s.n_adaptive:
+        raise ConfigError(f"n_checks={s.n_checks} must not exceed n_adaptive={s.n_adaptive}")
+    if s.argmin_targets > 9:
+        raise ConfigError(f"argmin_targets={s.argmin_targets}: there are only 9 wrong classes")
 
 
 def eps_grid(s: SimpleNamespace) -> list[float]:
@@ -139,42 +144,6 @@ def train_puvae(s: SimpleNamespace, classifier: nn.Module, train: data_mod.Image
     # val=None: fit's val_acc is model(x).argmax, which means nothing for a CVAE.
     return train_mod.fit(build_cvae(s), train, cfg, name=f"puvae_detector-cvae-{s.dataset}",
                          loss_fn=loss_fn, device=device)
-
-
-def adaptive_evaluation(s: SimpleNamespace, classifier: nn.Module,
-                        pipelines: Mapping[str, PuVAEPipeline], x: torch.Tensor, y: torch.Tensor,
-                        *, progress_bar: bool = True) -> pd.DataFrame:
-    """Transfer PGD (made on the classifier, as the report) against adaptive PGD (made on
-    the defense itself, :func:`adaptive_attack`) for each defense and each eps of
-    ``s.adaptive_eps``, scored as the report. Rows per (defense, eps): ``PGD transfer``,
-    ``adaptive PGD`` and ``worst of both`` (an input counts only if it survives both).
-    Columns: defense, attack, eps, n, accuracy, rejected, rmse_mean, linf_max, in_box.
-    """
-    transfer = transfer_attacks(s, seed=s.seed + 7)["PGD"]
-    rows = []
-    jobs = [(eps, name) for eps in s.adaptive_eps for name in pipelines]
-    x_tr = {}
-    for eps, name in progress(jobs, desc="adaptive attacks", disable=not progress_bar):
-        pipe = pipelines[name]
-        if eps not in x_tr:
-            x_tr[eps] = attack_in_batches(transfer, classifier, x, y, eps, 250)
-        x_ad = adaptive_attack(pipe, x, y, eps, steps=s.adaptive_steps, rel_step=s.adaptive_rel_step,
-                               eot=s.adaptive_eot, restarts=s.adaptive_restarts, seed=s.seed)
-        torch.manual_seed(s.seed + 1)  # fresh sampling draws for the final decisions
-        ok_all = None
-        for attack, xa in (("PGD transfer", x_tr[eps]), ("adaptive PGD", x_ad)):
-            dec = pipe.decide(xa)
-            ok = report_correct(dec.label, y, adversarial=True, reject_label=pipe.reject_label)
-            ok_all = ok if ok_all is None else ok_all & ok
-            rows.append({"defense": name, "attack": attack, "eps": float(eps), "n": len(y),
-                         "accuracy": ok.float().mean().item(),
-                         "rejected": dec.rejected.float().mean().item(),
-                         "rmse_mean": dec.rmse.mean().item(),
-                         "linf_max": (xa - x).abs().amax().item(),
-                         "in_box": bool(xa.min() >= 0 and xa.max() <= 1)})
-        rows.append({"defense": name, "attack": "worst of both", "eps": float(eps), "n": len(y),
-                     "accuracy": ok_all.float().mean().item()})
-    return pd.DataFrame(rows)
 
 
 @torch.no_grad()

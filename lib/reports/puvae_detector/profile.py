@@ -23,8 +23,12 @@ layers, fewer channels and units).
     (mean best RMSE about 0.19 on MNIST vs 0.04), which ``verdicts.model_checks`` reports;
   - eps grid of Figure 7: 6 values in [0.01, 0.3] (report: 30);
   - BIM and PGD: 10 steps (PGD: 40 in the paper profile), PGD step 0.25 eps;
-  - adaptive attack (beyond the report): 40 test images, eps 0.3 only, 10 steps, 2 EOT
-    draws, 1 restart (paper: 1000 images, eps 0.1 and 0.3, 100 steps, 8 draws, 2 restarts).
+  - adaptive evaluation (beyond the report): 100 test images, eps 0.3 only, 10 steps, 2 EOT
+    draws, 1 restart, the multi-target attack on the 2 easiest wrong classes, Square with 50
+    queries; its checks and the temperature table on 30 images (paper: 1000 images, eps 0.1
+    and 0.3, 100 steps, 8 draws, 2 restarts, all 9 targets, 5000 queries, checks on 500).
+    A pipeline forward pass reconstructs every image under all 10 labels, so each attack
+    step costs about 20 classifier passes: 100 images is what a CPU run affords.
 
   Unchanged: the loss weights, the false-positive rates (0.1 % MNIST, 1 % Fashion-MNIST),
   the table's eps 0.3 and the layers of every network.
@@ -94,6 +98,14 @@ PARAMS = {
     "adaptive_restarts": count("adaptive PGD restarts"),
     "adaptive_rel_step": positive("adaptive PGD step / eps"),
     "n_show": count("example rows of the reconstruction figures"),
+    "argmin_targets": count("wrong classes tried by the multi-target arg-min attack (easiest first; at most 9)"),
+    "square_queries": count("Square attack queries per image (AutoAttack: 5000)"),
+    "n_checks": count("images of the convergence, unbounded and temperature checks"),
+    "st_temperatures": ListOf(item=Float(gt=0), distinct=True,
+                              doc="straight-through temperatures compared (besides none)"),
+    "convergence_steps": ListOf(item=Int(min=1), min_len=2, distinct=True, doc="PGD steps of the convergence check"),
+    "convergence_restarts": ListOf(item=Int(min=1), min_len=2, distinct=True,
+                                   doc="PGD restarts of the convergence check"),
 }
 
 _TABLE_FPR = {"mnist": 0.001, "fashion_mnist": 0.01, "cifar10": 0.03}   # report section 5.1
@@ -128,7 +140,8 @@ PROFILES = {
         bim_steps=3, pgd_steps=3, pgd_rel_step=0.8,
         adaptive_eps=[0.3], n_adaptive=16, adaptive_steps=3, adaptive_eot=2,
         adaptive_restarts=1, adaptive_rel_step=0.8,
-        n_show=2,
+        n_show=2, argmin_targets=1, square_queries=5, n_checks=8, st_temperatures=[0.1, 0.01],
+        convergence_steps=[1, 2], convergence_restarts=[1, 2],
     ),
     "quick": dict(
         _COMMON, datasets=["mnist", "fashion_mnist"],
@@ -139,8 +152,10 @@ PROFILES = {
         scheduler="cosine",
         fpr=_TABLE_FPR, eps=0.3, eps_range=[0.01, 0.3], n_eps=6,
         pgd_steps=10, pgd_rel_step=0.25,
-        adaptive_eps=[0.3], n_adaptive=40, adaptive_steps=10, adaptive_eot=2,
+        adaptive_eps=[0.3], n_adaptive=100, adaptive_steps=10, adaptive_eot=2,
         adaptive_restarts=1, adaptive_rel_step=0.25,
+        argmin_targets=2, square_queries=50, n_checks=30, st_temperatures=[0.1, 0.01, 0.001],
+        convergence_steps=[5, 10, 20], convergence_restarts=[1, 2],
     ),
     "paper": dict(
         _COMMON, datasets=["mnist", "fashion_mnist", "cifar10"],
@@ -156,6 +171,8 @@ PROFILES = {
         adaptive_eps={"mnist": [0.1, 0.3], "fashion_mnist": [0.1, 0.3], "cifar10": [0.03, 0.06]},
         n_adaptive=1000, adaptive_steps=100, adaptive_eot=8, adaptive_restarts=2,
         adaptive_rel_step=0.025,
+        argmin_targets=9, square_queries=5000, n_checks=500, st_temperatures=[1.0, 0.1, 0.01, 0.001],
+        convergence_steps=[25, 50, 100, 200], convergence_restarts=[1, 2, 4],
     ),
 }
 

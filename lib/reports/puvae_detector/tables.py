@@ -43,17 +43,19 @@ def classifier_summary(results: Mapping[str, Mapping]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sanity_table(s: SimpleNamespace, grid: pd.DataFrame, adaptive: pd.DataFrame, *,
-                 val_rejected: float, grad_share: float) -> pd.DataFrame:
+def sanity_table(s: SimpleNamespace, grid: pd.DataFrame, *, val_rejected: float,
+                 grad_share: float) -> pd.DataFrame:
     """Checks of the evaluation itself, one row each: check, scope, passed, detail.
 
     - the threshold keeps the validation false-positive rate at or below ``fpr``;
     - the clean test rejection rate is near ``fpr`` (within :func:`lib.evaluate.noise_tolerance`);
     - on the undefended classifier, Carlini et al. (2019)'s checks (lib.evaluate), given its
       clean accuracy (the ``attack == "none"`` row of ``grid``), so that none passes at chance;
-    - the adaptive attack leaves no more accuracy than the transfer attack it extends;
-    - adversarial examples stay in the eps-ball and in [0, 1];
     - the pipeline's input gradients are non-zero (no gradient masking by the arg-min).
+
+    The checks of the adaptive evaluation itself (unbounded budget, convergence, gradient-free
+    vs gradient attacks; examples outside the eps-ball are refused by the sweep) are
+    :func:`lib.reports.puvae_detector.adaptive.sanity`'s.
     """
     rows = []
     n_test = int(grid["n"].iloc[0])
@@ -74,20 +76,6 @@ def sanity_table(s: SimpleNamespace, grid: pd.DataFrame, adaptive: pd.DataFrame,
                               clean_accuracy=clean_acc, n_clean=n_test).iterrows():
         rows.append({"check": r["check"], "scope": f"no defense, {r['attack']}",
                      "passed": bool(r["passed"]), "detail": r["detail"]})
-    adv = adaptive[adaptive["attack"] != "worst of both"]
-    for (defense, eps), g in adv.groupby(["defense", "eps"], sort=False):
-        acc = g.set_index("attack")["accuracy"]
-        n = int(g["n"].iloc[0])
-        slack = noise_tolerance(n)
-        rows.append({"check": "adaptive attack at least as strong as transfer",
-                     "scope": f"{defense}, eps {eps:g}",
-                     "passed": bool(acc["adaptive PGD"] <= acc["PGD transfer"] + slack),
-                     "detail": f"adaptive {100 * acc['adaptive PGD']:.1f} % vs transfer "
-                               f"{100 * acc['PGD transfer']:.1f} % (n = {n})"})
-        ok = bool((g["linf_max"] <= eps + 1e-6).all() and g["in_box"].all())
-        rows.append({"check": "adversarial examples in the eps-ball and [0, 1]",
-                     "scope": f"{defense}, eps {eps:g}", "passed": ok,
-                     "detail": f"max L-inf {g['linf_max'].max():.4f}"})
     rows.append({"check": "non-zero input gradients through the pipeline", "scope": "adaptive attack",
                  "passed": grad_share == 1.0,
                  "detail": f"{100 * grad_share:.0f} % of inputs have a non-zero gradient"})
@@ -119,10 +107,10 @@ def report_vs_ours(dataset: str, table: pd.DataFrame, *, clf_acc: float, rmse_cl
     rows[f"{label}: predicted 'adversarial' at worst eps, highest attack (Fig. 8)"] = (
         hi, 100 * float(worst["rejected"].max()))
     for defense, col in (("PuVAE", 1), ("PuVAE + detector", 2)):
-        a = adaptive[(adaptive["defense"] == defense) & (adaptive["attack"] == "worst of both")
+        a = adaptive[(adaptive["defense"] == defense) & (adaptive["attack"] == "worst case")
                      & np.isclose(adaptive["eps"], eps)]
         if len(a):
-            rows[f"{label}: {defense} vs adaptive PGD eps {eps:g} (report: transfer PGD)"] = (
+            rows[f"{label}: {defense}, worst case of the adaptive set, eps {eps:g} (report: transfer PGD)"] = (
                 ref.get("PGD", (None,) * 4)[col], 100 * float(a["accuracy"].iloc[0]))
     return pd.concat([compare(rows, unit="%"), compare(rmse_rows, unit="RMSE")], ignore_index=True)
 

@@ -16,7 +16,7 @@ Noise: a difference counts only beyond :func:`noise_pts`, the study's one tolera
 (:func:`lib.evaluate.noise_tolerance`, the half-width of the exact 95 % interval at the
 number of test images), and at least :data:`MIN_GAIN_PTS` points. Where one side can only
 be at least the other on every image (the detector only adds rejections to PuVAE; the
-"worst of both" attacks only removes survivors), the difference is itself a share of
+worst case over the adaptive attacks only removes survivors), the difference is itself a share of
 images and its own interval is used (a paired test); otherwise that of the accuracies
 compared.
 """
@@ -236,10 +236,10 @@ def adaptive_claims(adaptive: pd.DataFrame, *, eps: float, checks: pd.DataFrame,
     """Beyond the report: does the robustness measured with transfer attacks survive an
     attacker who knows the defense? ``adaptive``: the table of
     :func:`~lib.reports.puvae_detector.experiment.adaptive_evaluation` (fractions; rows
-    per defense and attack "PGD transfer" / "worst of both").
+    per defense and attack "PGD transfer" / "worst case", the worst case over the adaptive set).
 
-    - PuVAE + detector keeps its transfer-PGD accuracy under the adaptive attack (worst of
-      transfer and adaptive per image); "does not hold" means the adaptive attack breaks it;
+    - PuVAE + detector keeps its transfer-PGD accuracy under the adaptive attacks (the worst
+      case per image over transfer PGD and the adaptive set); "does not hold" means the adaptive attack breaks it;
     - the detector's advantage over PuVAE alone survives the adaptive attack.
     """
     claims = [f"PuVAE + detector keeps its transfer-PGD accuracy against an adaptive attacker "
@@ -250,17 +250,17 @@ def adaptive_claims(adaptive: pd.DataFrame, *, eps: float, checks: pd.DataFrame,
     if blocked:
         return _table([{"claim": c, "evidence": blocked, "verdict": UNJUDGED} for c in claims])
     det_tr, n = _accuracy(adaptive, detector, "PGD transfer", eps)
-    det_ad, _ = _accuracy(adaptive, detector, "worst of both", eps)
+    det_ad, _ = _accuracy(adaptive, detector, "worst case", eps)
     pu_tr, _ = _accuracy(adaptive, plain, "PGD transfer", eps)
-    pu_ad, _ = _accuracy(adaptive, plain, "worst of both", eps)
-    drop = 100 * (det_tr - det_ad)  # worst of both <= transfer on every image: paired noise
+    pu_ad, _ = _accuracy(adaptive, plain, "worst case", eps)
+    drop = 100 * (det_tr - det_ad)  # the worst case <= transfer on every image: paired noise
     noise = noise_pts(abs(drop) / 100, n)
     adv_pts = 100 * (det_ad - pu_ad)
     noise2 = noise_pts((det_ad + pu_ad) / 2, n)
     rows = [
         {"claim": claims[0], "verdict": HOLDS if drop <= noise else FAILS,
-         "evidence": f"{100 * det_tr:.1f} % under transfer PGD -> {100 * det_ad:.1f} % under the adaptive "
-                     f"attack ({-drop:+.1f} points; noise {noise:.1f} at n = {n})"},
+         "evidence": f"{100 * det_tr:.1f} % under transfer PGD -> {100 * det_ad:.1f} % in the worst case "
+                     f"of the adaptive attacks ({-drop:+.1f} points; noise {noise:.1f} at n = {n})"},
         {"claim": claims[1], "verdict": HOLDS if adv_pts > noise2 else FAILS,
          "evidence": f"adaptive: {100 * det_ad:.1f} % with the detector vs {100 * pu_ad:.1f} % PuVAE alone "
                      f"({adv_pts:+.1f} points; noise {noise2:.1f}); under transfer PGD "
