@@ -6,7 +6,7 @@
   bit-exact CIFAR-10) on a 2-core CPU, the whole notebook within 300 s from an empty
   checkpoint cache. Reductions from the paper profile, each for time:
 
-  - SimpleDLA at ``dla_width`` 0.125 (every channel count / 8) trained for 2 epochs on
+  - SimpleDLA at ``dla_width`` 0.125 (every channel count / 8) trained for 3 epochs on
     5,000 images without augmentation (paper: full width, 25 epochs, 50,000 images,
     crop + flip);
   - the class VAEs at ``vae_width`` 8 (paper 32) trained for 10 epochs on the same 5,000
@@ -73,7 +73,7 @@ PROFILES = {
                   augment=None, vae_latent=8, vae_width=4, vae_epochs=6, abs_prototypes=50, abs_steps=2,
                   attack_steps=2, curve_eps=[0.1, 0.2, 0.3, 1.0], n_adaptive=8, square_queries=3,
                   unrolled_steps=1, convergence_prototypes=[10, 50], convergence_steps=[0, 2]),
-    "quick": dict(_COMMON, dataset="cifar10_jpeg", n_train=5000, n_test=300, dla_width=0.125, dla_epochs=2,
+    "quick": dict(_COMMON, dataset="cifar10_jpeg", n_train=5000, n_test=300, dla_width=0.125, dla_epochs=3,
                   augment=None, vae_latent=16, vae_width=8, vae_epochs=10, abs_prototypes=1000, abs_steps=5,
                   attack_steps=5, curve_eps=[0.1, 0.2, 0.3, 0.5, 1.0], n_adaptive=60, square_queries=25,
                   unrolled_steps=3, convergence_prototypes=[80, 1000], convergence_steps=[0, 5]),

@@ -52,22 +52,25 @@ def clean_table(rows: Mapping[str, tuple[int, int, float, str]]) -> pd.DataFrame
     return pd.DataFrame(out)
 
 
-def adaptive_table(results: Mapping[str, object]) -> pd.DataFrame:
+def adaptive_table(results: Mapping[str, object], attack_names: Mapping[str, list[str]]) -> pd.DataFrame:
     """Per model (:class:`~lib.reports.abs_cifar.experiment.WorstCase`) the worst case per eps and
-    how many images each attack broke first at that eps (column ``broken by <attack>``)."""
+    how many images each of its attacks (``attack_names[model]``, in run order) broke first at that
+    eps (column ``broken by <attack>``; 0 where it broke none, empty where it was not run)."""
     rows = []
     for model, r in results.items():
         wc = r.worst_case
         for j, e in enumerate(r.eps):
+            prev = r.eps[j - 1] if j else 0.0
             row = {"model": model, "eps": e,
                    "worst case": stats.format_interval(wc["accuracy"][j], wc["low"][j], wc["high"][j]),
                    "robust": int(wc["robust"][j]), "n": int(wc["n"][j]), "accuracy": wc["accuracy"][j],
                    "low": wc["low"][j], "high": wc["high"][j]}
+            row.update({f"broken by {a}": 0 for a in attack_names[model]})
             for b, by in zip(r.broken_at.tolist(), r.broken_by):
-                if by not in (None, "clean") and b == e:
+                if by not in (None, "clean") and prev < b <= e:   # per-attack sweeps use a finer grid
                     row[f"broken by {by}"] = row.get(f"broken by {by}", 0) + 1
             rows.append(row)
-    return pd.DataFrame(rows).fillna(0)
+    return pd.DataFrame(rows)
 
 
 def convergence_table(rows: list[dict]) -> pd.DataFrame:
