@@ -114,10 +114,14 @@ def run_one(report: str, profile: str, overrides: dict[str, Any], *, log_output:
     executed = staging / f"{report}.ipynb"
     old_env = os.environ.get("ADV_OUTPUT_DIR")
     os.environ["ADV_OUTPUT_DIR"] = str(staging)  # the kernel inherits it: cfg.out_dir
+    bar = CellProgress(report, src)
     try:
         pm.execute_notebook(str(src), str(executed), parameters={"profile": profile, "overrides": overrides},
                             kernel_name=kernel_name(), cwd=str(profiles.NOTEBOOK_DIR),
-                            progress_bar=False, log_output=log_output)
+                            progress_bar=False, log_output=log_output, on_cell_start=bar.on_cell_start,
+                            # The kernel's own warnings (e.g. "running over TCP without encryption"
+                            # on a local kernel) say nothing about the notebook; its errors still show.
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except BaseException as err:
         if executed.exists():
             os.replace(executed, failed)
@@ -127,6 +131,7 @@ def run_one(report: str, profile: str, overrides: dict[str, Any], *, log_output:
             raise _describe_failure(err, failed if failed.exists() else None) from err
         raise
     finally:
+        bar.close()
         if old_env is None:
             os.environ.pop("ADV_OUTPUT_DIR", None)
         else:
@@ -135,6 +140,38 @@ def run_one(report: str, profile: str, overrides: dict[str, Any], *, log_output:
     _swap_in(staging, final_dir)
     failed.unlink(missing_ok=True)
     return final_dir / executed.name
+
+
+class CellProgress:
+    """A bar over a notebook's cells, labelled with the section now running (the last
+    Markdown heading before the cell), fed by nbclient's ``on_cell_start`` hook."""
+
+    def __init__(self, report: str, notebook: Path):
+        import nbformat
+
+        from lib.progress import progress
+
+        nb = nbformat.read(notebook, as_version=4)
+        self.report, self.section, sections, current = report, "", [], ""
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                heads = [line.lstrip("#").strip() for line in cell.source.splitlines() if line.startswith("#")]
+                current = heads[-1] if heads else current
+            sections.append(current)
+            if "parameters" in cell.get("metadata", {}).get("tags", []):
+                sections.append(current)   # papermill injects its parameters cell right after this one
+        self.sections = sections
+        # nbclient starts every cell, Markdown included, plus papermill's injected one.
+        self.bar = progress(total=len(sections), desc=report, unit="cell", leave=False)
+
+    def on_cell_start(self, cell=None, cell_index: int | None = None, **_):
+        if cell_index is not None and cell_index < len(self.sections) and self.sections[cell_index] != self.section:
+            self.section = self.sections[cell_index]
+            self.bar.set_description(f"{self.report}: {self.section[:50]}")
+        self.bar.update(1)
+
+    def close(self):
+        self.bar.close()
 
 
 def _swap_in(staging: Path, final_dir: Path) -> None:
