@@ -429,6 +429,12 @@ for s in S:
 # pipeline handles; Square breaks nothing the gradient attacks missed; and accuracy flattens in
 # PGD's steps and restarts (the figures). Examples outside the eps-ball are refused by the sweep
 # itself.
+#
+# Where the unbounded check fails on a PuVAE pipeline, reject-aware PGD does not reach every
+# image even when any image at all is allowed: the purification (an arg-min over ten random
+# reconstructions) hides part of the gradient from it. The adaptive numbers are then upper
+# bounds on the defense's robustness, not measurements of it: a stronger attack can only lower
+# them, and the verdicts never credit the defense with robustness on that ground.
 
 # %%
 checks = []

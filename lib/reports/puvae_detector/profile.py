@@ -25,7 +25,7 @@ layers, fewer channels and units).
   - BIM and PGD: 10 steps (PGD: 40 in the paper profile), PGD step 0.25 eps;
   - adaptive evaluation (beyond the report): 100 test images, eps 0.3 only, 10 steps, 2 EOT
     draws, 1 restart, the multi-target attack on the 2 easiest wrong classes, Square with 50
-    queries; its checks and the temperature table on 30 images (paper: 1000 images, eps 0.1
+    queries; its checks and the temperature table on 20 images (paper: 1000 images, eps 0.1
     and 0.3, 100 steps, 8 draws, 2 restarts, all 9 targets, 5000 queries, checks on 500).
     A pipeline forward pass reconstructs every image under all 10 labels, so each attack
     step costs about 20 classifier passes: 100 images is what a CPU run affords.
@@ -154,7 +154,7 @@ PROFILES = {
         pgd_steps=10, pgd_rel_step=0.25,
         adaptive_eps=[0.3], n_adaptive=100, adaptive_steps=10, adaptive_eot=2,
         adaptive_restarts=1, adaptive_rel_step=0.25,
-        argmin_targets=2, square_queries=50, n_checks=30, st_temperatures=[0.1, 0.01, 0.001],
+        argmin_targets=2, square_queries=50, n_checks=20, st_temperatures=[0.1, 0.01, 0.001],
         convergence_steps=[5, 10, 20], convergence_restarts=[1, 2],
     ),
     "paper": dict(
