@@ -65,6 +65,11 @@ def reports() -> list[str]:
     return _reports.ids()
 
 
+def run_last(report: str) -> bool:
+    """True for a notebook that reads the others' results (the study summary)."""
+    return bool(getattr(_module(report), "RUN_LAST", False))
+
+
 def _module(report: str):
     from lib import reports as _reports
 

@@ -75,6 +75,8 @@ def plan(profile: str | None, reports: Sequence[str] | None, params: dict[str, s
     unknown = [r for r in chosen if r not in known]
     if unknown:
         raise ConfigError(f"unknown report(s) {unknown}; available: {known}")
+    # A summary reads what the others wrote in this run: it goes last (a stable sort).
+    chosen.sort(key=profiles.run_last)
     if profile is None:
         profile = profiles.default_profile()
     jobs = []

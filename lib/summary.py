@@ -115,7 +115,11 @@ def read(profile: str, reports: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, 
         if not (folder / DEFENSES_FILE).exists() or not (folder / CLAIMS_FILE).exists():
             missing.append(report)
             continue
-        defenses.append(pd.read_csv(folder / DEFENSES_FILE))
-        claims.append(pd.read_csv(folder / CLAIMS_FILE))
+        # "inf" would be read as a float; free-text columns stay text even when empty.
+        text = {c: str for c in ("report", "dataset", "norm", "defense", "baseline", "report_attack",
+                                 "worst_attacks", "evidence")}
+        defenses.append(pd.read_csv(folder / DEFENSES_FILE, dtype=text, keep_default_na=False,
+                                    na_values={c: ["", "nan", "NaN"] for c in DEFENSE_COLUMNS if c not in text}))
+        claims.append(pd.read_csv(folder / CLAIMS_FILE, dtype=str, keep_default_na=False))
     concat = lambda frames, cols: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)  # noqa: E731
     return concat(defenses, DEFENSE_COLUMNS), concat(claims, CLAIM_COLUMNS), missing

@@ -1,0 +1,1 @@
+"""The cross-report summary: reads what the report notebooks wrote, trains nothing."""

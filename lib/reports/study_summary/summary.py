@@ -1,0 +1,111 @@
+"""The study summary's tables and figure, from the files of :mod:`lib.summary`.
+
+Nothing here attacks or trains: every number comes from a report notebook's run of the same
+profile, with the interval that run computed.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from lib import runtime, stats
+from lib import summary as lib_summary
+
+MISSING_HINT = "make reproduce PROFILE={profile} REPORTS={report}"
+
+
+def gather(profile: str, reports: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """(defenses, claims, problems): ``problems`` maps a report without usable results to what
+    to do about it (its last run failed, or it has not been run in this profile)."""
+    defenses, claims, missing = lib_summary.read(profile, list(reports))
+    problems = {}
+    for report in reports:
+        failed = runtime.figures_dir() / profile / f"{report}.failed.ipynb"
+        if failed.exists():
+            problems[report] = (f"its last run failed (see {failed.name}); fix it and run "
+                                f"`{MISSING_HINT.format(profile=profile, report=report)}`")
+        elif report in missing:
+            problems[report] = (f"not run in the {profile} profile yet: run "
+                                f"`{MISSING_HINT.format(profile=profile, report=report)}` first")
+    return defenses, claims, problems
+
+
+def _interval(row: pd.Series, name: str) -> str:
+    value = row[name]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return stats.format_interval(value, row[f"{name}_low"], row[f"{name}_high"])
+
+
+def _pct(value) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
+
+
+def defense_table(defenses: pd.DataFrame) -> pd.DataFrame:
+    """One row per defense and threat model, accuracies in % with their 95 % intervals."""
+    rows = []
+    for _, r in defenses.iterrows():
+        rows.append({
+            "report": r["report"], "dataset": r["dataset"],
+            "threat": f"L{'inf' if r['norm'] == 'inf' else '2'} eps {r['eps']:g}",
+            "defense": r["defense"], "baseline": r["baseline"], "n": int(r["n"]),
+            "clean (%)": _interval(r, "clean"), "report clean (%)": _pct(r["report_clean"]),
+            "report robust (%)": _pct(r["report_robust"]),
+            "ours, report's attack (%)": _interval(r, "ours_report_attack"),
+            "ours, worst case (%)": _interval(r, "worst"),
+            "report's attack": r["report_attack"] if isinstance(r["report_attack"], str) else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def claims_table(claims: pd.DataFrame) -> pd.DataFrame:
+    return claims[["report", "claim", "verdict", "evidence"]].reset_index(drop=True)
+
+
+def verdict_counts(claims: pd.DataFrame) -> pd.DataFrame:
+    """Claims per report and verdict (columns in :data:`lib.stats.VERDICTS` order)."""
+    if claims.empty:
+        return pd.DataFrame(columns=["report", *stats.VERDICTS])
+    counts = claims.groupby(["report", "verdict"]).size().unstack(fill_value=0)
+    return counts.reindex(columns=list(stats.VERDICTS), fill_value=0).reset_index()
+
+
+def figure(defenses: pd.DataFrame, *, title: str = "") -> plt.Figure:
+    """Clean against worst-case robust accuracy (%), one panel per dataset and threat model,
+    95 % intervals on both axes; the report's claimed (clean, robust) pair as a hollow marker
+    joined to ours by a dotted line where the report gives both numbers."""
+    data = defenses[defenses["worst"].notna()] if len(defenses) else defenses
+    panels = list(dict.fromkeys(zip(data["dataset"], data["norm"], data["eps"]))) if len(data) else []
+    cols = max(1, min(4, len(panels)))
+    rows = max(1, math.ceil(len(panels) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    if not panels:
+        axes[0, 0].axis("off")
+        axes[0, 0].text(0.5, 0.5, "no report tables in this profile yet", ha="center", va="center")
+    markers = "osD^vP*Xh<>"
+    for ax, (dataset, norm, eps) in zip(axes.flat, panels):
+        part = data[(data["dataset"] == dataset) & (data["norm"] == norm) & (data["eps"] == eps)]
+        for i, (_, r) in enumerate(part.iterrows()):
+            x, y = 100 * r["clean"], 100 * r["worst"]
+            line = ax.errorbar(x, y, xerr=[[x - 100 * r["clean_low"]], [100 * r["clean_high"] - x]],
+                               yerr=[[y - 100 * r["worst_low"]], [100 * r["worst_high"] - y]],
+                               marker=markers[i % len(markers)], capsize=2, linestyle="none",
+                               label=f"{r['defense']}")
+            if not (math.isnan(r["report_clean"]) or math.isnan(r["report_robust"])):
+                rx, ry = 100 * r["report_clean"], 100 * r["report_robust"]
+                color = line[0].get_color()
+                ax.plot([rx], [ry], marker=markers[i % len(markers)], markerfacecolor="none", color=color)
+                ax.plot([rx, x], [ry, y], ":", color=color, linewidth=0.8)
+        ax.plot([0, 100], [0, 100], color="grey", linewidth=0.5)
+        ax.set(xlim=(-2, 102), ylim=(-2, 102), xlabel="clean accuracy (%)", ylabel="worst-case robust (%)",
+               title=f"{dataset}, L{'inf' if norm == 'inf' else '2'} eps {eps:g}")
+        ax.legend(fontsize=6, loc="upper left")
+    if title:
+        fig.suptitle(f"{title}\n(filled: ours with 95 % intervals; hollow: the report's claim)", fontsize=10)
+    fig.tight_layout()
+    return fig

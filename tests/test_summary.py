@@ -1,0 +1,51 @@
+"""lib.summary: what each report notebook hands to the study summary, written and read back."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lib import stats, summary
+
+
+def _rows():
+    return [summary.defense_row(report="r", dataset="mnist", norm="inf", eps=0.3, defense="d", baseline="b",
+                                n=200, clean_correct=180, report_attack_robust=40, report_attack_n=400,
+                                worst_robust=10, report_robust=0.9, report_attack="PGD, Table 3"),
+            summary.defense_row(report="r", dataset="mnist", norm="2", eps=0.5, defense="b", baseline="b",
+                                n=200, clean_correct=190, report_attack_robust=None, worst_robust=None)]
+
+
+def test_rows_carry_counts_as_fractions_with_exact_intervals():
+    row = _rows()[0]
+    assert row["clean"] == 0.9 and row["worst"] == 0.05 and row["ours_report_attack"] == 0.1
+    assert (row["clean_low"], row["clean_high"]) == pytest.approx(stats.clopper_pearson(180, 200))
+    assert math.isnan(_rows()[1]["worst"]) and math.isnan(_rows()[1]["report_robust"])
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(n=0), "n must be"), (dict(norm="l1"), "norm"), (dict(clean_correct=201), "clean_correct"),
+    (dict(report_robust=90.0), "not a percentage"), (dict(worst_robust=True), "worst_robust"),
+])
+def test_bad_rows_fail_with_a_clear_message(kw, match):
+    args = dict(report="r", dataset="mnist", norm="inf", eps=0.3, defense="d", baseline="b", n=200,
+                clean_correct=100, report_attack_robust=None, worst_robust=None)
+    with pytest.raises(ValueError, match=match):
+        summary.defense_row(**{**args, **kw})
+
+
+def test_claims_need_a_known_verdict():
+    assert summary.claim_row(report="r", claim="c", verdict=stats.HOLDS)["verdict"] == stats.HOLDS
+    with pytest.raises(ValueError, match="verdict"):
+        summary.claim_row(report="r", claim="c", verdict="true")
+
+
+def test_written_files_read_back_the_same_and_missing_reports_are_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADV_FIGURES_DIR", str(tmp_path))
+    summary.write(tmp_path / "quick" / "r", _rows(), [summary.claim_row(report="r", claim="c", verdict=stats.FAILS)])
+    defenses, claims, missing = summary.read("quick", ["r", "other"])
+    assert missing == ["other"]
+    assert list(defenses["norm"]) == ["inf", "2"], "norm stays text ('inf' is not a float)"
+    assert defenses["worst"].iloc[0] == 0.05 and math.isnan(defenses["worst"].iloc[1])
+    assert claims["verdict"].tolist() == [stats.FAILS]
+    assert not list((tmp_path / "quick" / "r").glob(".*")), "no temporary files left"
