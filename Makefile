@@ -33,7 +33,7 @@ PY := $(ENV_DIR)/bin/python
 STAMP := $(ENV_DIR)/.adversarial-study-installed
 DEBIAN_FMNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: help install data data-quick data-debian data-test notebooks lint test reproduce lab benchmark clean clean-results
+.PHONY: help install data data-quick data-debian data-test notebooks lint test reproduce handin lab benchmark clean clean-results
 
 help: ## list the targets
 	@echo "Usage: make <target> [PROFILE=smoke|quick|paper] [REPORTS=\"id ...\"] [PARAMS=\"name=value ...\"]"
@@ -91,6 +91,9 @@ test: $(STAMP) lint data-test ## lint, unit tests, every notebook under the smok
 
 reproduce: $(STAMP) data-debian ## run the notebooks with papermill -> figures/<profile>/<report>/
 	$(PY) -m lib.runner --from-env
+
+handin: $(STAMP) ## pack the executed notebooks (HTML), tables (LaTeX, CSV) and figures -> figures/<profile>/handin.zip
+	$(PY) -m lib.handin --from-env
 
 lab: $(STAMP) ## JupyterLab on the notebooks with the project's kernel (LAB_ARGS="--port 9999 ...")
 	$(PY) -m lib.lab
