@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lib import attacks, data, evaluate, models, runtime, train
+from lib import attacks, cache, data, evaluate, models, runtime, train
 from lib.defenses import contrastive
 
 REPORT = "attacks_adversarial_training"  # checkpoint names start with the notebook id
@@ -172,11 +172,17 @@ def latent_attacks(cfg: Mapping, encoder: nn.Module) -> dict:
 def sweep(ctx: Context, model: nn.Module, attack_set: Mapping, eps_list, x=None, y=None) -> pd.DataFrame:
     """Accuracy (fraction) under each attack and eps over the images ``model`` classifies correctly,
     reseeded so that PGD's random starts and the noise draws repeat run after run."""
-    runtime.seed_everything(ctx.cfg["seed"])
     x = ctx.x_test if x is None else x
     y = ctx.y_test if y is None else y
-    return evaluate.robust_accuracy(model, x, y, attack_set, eps_list, convention="correct",
-                                    progress_bar=False)
+
+    def run() -> pd.DataFrame:
+        runtime.seed_everything(ctx.cfg["seed"])
+        return evaluate.robust_accuracy(model, x, y, attack_set, eps_list, convention="correct",
+                                        progress_bar=False)
+
+    # Remembered by weights, images, attacks and seed: a re-run with cached checkpoints is quick.
+    key = dict(model=model, x=x, y=y, attacks=dict(attack_set), eps=list(eps_list), seed=ctx.cfg["seed"])
+    return cache.cached_table(f"{REPORT}-sweep", key, run)
 
 
 def clean_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
