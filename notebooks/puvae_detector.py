@@ -188,8 +188,7 @@ thresholds
 # %%
 for s in S:
     r = R[s.dataset]
-    r["grid"], r["kept"] = exp.sweep(r["clf"], r["pipe"], r["x"], r["y"], exp.transfer_attacks(s),
-                                       exp.eps_grid(s), seed=s.seed, keep=[("PGD", s.eps)])
+    r["grid"], r["kept"] = exp.transfer_sweep(s, r["clf"], r["pipe"], r["x"], r["y"], keep=[("PGD", s.eps)])
     r["worst"] = exp.worst_case(r["grid"])
     tables.save_table(r["grid"], out / f"eps_grid_{s.dataset}",
                       caption=f"All transfer-attack results on {s.dataset} (fractions)")
