@@ -152,7 +152,7 @@ def main(argv=None) -> int:
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--train", type=int, default=10000)
     parser.add_argument("--sweep-images", type=int, default=300, help="images of the sweep comparison")
-    parser.add_argument("--only", choices=("steps", "sweep"), default=None, help="run one section only")
+    parser.add_argument("--only", choices=("steps", "sweep", "abs"), default=None, help="run one section only")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args(argv)
     if args.threads:
@@ -171,6 +171,11 @@ def main(argv=None) -> int:
               f"ratio {s['ratio']:.2f} ({'at most half' if s['ratio'] <= 0.5 else 'MORE than half'})")
         print("accuracy: robust images / all images (wrong clean counts as broken), 95% Clopper-Pearson "
               "interval; McNemar p: paired per-image outcomes, plain vs sweep")
+    if args.only in (None, "abs"):
+        from lib.reports.abs_cifar import benchmark as abs_benchmark
+
+        print("\n## ABS inference (report 000): batched over images x classes vs a per-class loop\n")
+        return abs_benchmark.main([])
     return 0
 
 
