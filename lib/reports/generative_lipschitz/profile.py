@@ -15,6 +15,11 @@ Carlini-Wagner, a Lipschitz-constrained classifier).
   - classifiers on ``n_train`` = 12,000 images (1,000 of them for validation) for two epochs,
     the Lipschitz classifier likewise;
   - ``n_test`` test images for accuracies, ``n_attack`` for every attack;
+  - ``lip_scale`` 3 (all profiles): the constant logit scale of the Lipschitz classifier trades
+    clean accuracy for certified radius (the radius is margin / (sqrt(2) L), and a smaller
+    scale makes cross-entropy ask for larger pre-scale margins). On Fashion-MNIST in this
+    profile we measured (one run each, under load): scale 10: 80.9 % clean, median certified
+    radius 0.077; scale 3: 77.3 %, 0.158; scale 1: 70.9 %, 0.218;
   - Carlini-Wagner with ``cw_binary_steps`` x ``cw_steps`` = 4 x 30 instead of 9 x 1000, an
     initial c of 0.1 instead of 1e-3 (with few search steps, 1e-3 cannot reach a useful c) and
     a learning rate of 0.05 instead of 0.01 (30 steps of 0.01 barely move the image);
@@ -116,17 +121,17 @@ _COMMON = dict(seed=0, device="auto", z_dim=REPORT_Z_DIM, gan_k=REPORT_GAN_K, dr
 
 PROFILES = {
     "smoke": dict(_COMMON, mnist_data="synthetic28", fashion_data="synthetic28", cifar_data="synthetic32",
-                  n_gen_train=300, n_train=600, n_val=100, n_test=100, n_attack=20, n_show=4,
+                  n_gen_train=200, n_train=400, n_val=100, n_test=100, n_attack=20, n_show=4,
                   vae_hidden=32, vae_epochs=1, gan_batch_size=32, gan_lr=5e-4, gan_z_dim=16,
                   fc_gan_epochs=1, fashion_gan_epochs=[1, 2, 3], dcgan_epochs=1, cifar_gan_epochs=1,
-                  dcgan_width=4, clf_epochs=1, clf_batch_size=64, lip_epochs=1, lip_scale=10.0,
+                  dcgan_width=4, clf_epochs=1, clf_batch_size=64, lip_epochs=1, lip_scale=3.0,
                   cw_c=0.1, cw_steps=5, cw_binary_steps=2, control_c=1.0, control_steps=10, pgd_steps=3, apgd_steps=3,
                   square_queries=10),
     "quick": dict(_COMMON, mnist_data="mnist", fashion_data="fashion_mnist", cifar_data="cifar10_jpeg",
                   n_gen_train=10000, n_train=12000, n_val=1000, n_test=1000, n_attack=100, n_show=6,
                   vae_hidden=256, vae_epochs=3, gan_batch_size=32, gan_lr=5e-4, gan_z_dim=64,
                   fc_gan_epochs=4, fashion_gan_epochs=[1, 2, 3], dcgan_epochs=1, cifar_gan_epochs=1,
-                  dcgan_width=16, clf_epochs=2, clf_batch_size=128, lip_epochs=2, lip_scale=10.0,
+                  dcgan_width=16, clf_epochs=2, clf_batch_size=128, lip_epochs=2, lip_scale=3.0,
                   cw_c=0.1, cw_steps=30, cw_binary_steps=4, cw_lr=0.05, control_c=1.0, control_steps=100,
                   l2_eps=[0.5, 1.0, 2.0], pgd_steps=10, apgd_steps=10, square_queries=50),
     "paper": dict(_COMMON, mnist_data="mnist", fashion_data="fashion_mnist", cifar_data="cifar10",
@@ -134,7 +139,7 @@ PROFILES = {
                   vae_hidden=400, vae_epochs=50, gan_batch_size=64, gan_lr=2e-4, gan_z_dim=100,
                   fc_gan_epochs=REPORT_FC_MNIST_EPOCHS, fashion_gan_epochs=list(REPORT_FASHION_GAN_EPOCHS),
                   dcgan_epochs=100, cifar_gan_epochs=REPORT_CIFAR_GAN_EPOCHS, dcgan_width=64,
-                  clf_epochs=30, clf_batch_size=128, lip_epochs=60, lip_scale=10.0,
+                  clf_epochs=30, clf_batch_size=128, lip_epochs=60, lip_scale=3.0,
                   cw_c=CW_PAPER["c"], cw_steps=CW_PAPER["steps"], cw_binary_steps=CW_PAPER["binary_search_steps"],
                   control_c=1.0, control_steps=CW_PAPER["steps"], pgd_steps=100, apgd_steps=100, square_queries=5000),
 }
