@@ -428,8 +428,9 @@ for name in (cfg.fashion_data, cfg.cifar_data):
     claims.append(verdicts.more_noise_claim(label, exp.needed_distortion(WORST[(name, "Lipschitz")]["sweep"], d_lip),
                                             exp.needed_distortion(WORST[(name, "plain")]["sweep"], d_plain)))
     x_cw, fooled = ATT[(name, "plain")]["cw"], torch.isfinite(d_plain) & (d_plain > 0)
-    right = int((predict(CLF[(name, "Lipschitz")]["model"], x_cw[fooled.to(x_cw.device)]) ==
-                 CLF[name]["ya"][fooled.to(x_cw.device)]).sum())
+    sel = fooled.to(x_cw.device)
+    right = int((predict(CLF[(name, "Lipschitz")]["model"], x_cw[sel]) == CLF[name]["ya"][sel]).sum()) \
+        if sel.any() else 0
     claims.append(verdicts.transfer_claim(label, right, int(fooled.sum())))
     for eps in cfg.summary_eps:
         claims.append(verdicts.robustness_claim(
