@@ -121,8 +121,19 @@ def resolve(report: str, profile: str | None = None, overrides: Mapping[str, Any
 
 
 def datasets_of(params: Mapping[str, Any]) -> list[str]:
-    """The datasets a notebook's parameters name (``dataset`` or ``datasets``)."""
-    return list(params.get("datasets") or ([params["dataset"]] if "dataset" in params else []))
+    """The datasets a notebook's parameters name: ``dataset``, ``datasets``, and, for a resolved
+    :class:`Config`, every parameter its report declares as a dataset name (``cifar_data``...)."""
+    from lib.params import DatasetName, ListOf
+
+    names = list(params.get("datasets") or ([params["dataset"]] if "dataset" in params else []))
+    report = params.get("report")
+    if isinstance(report, str) and report in reports():
+        for key, spec in specs_of(report).items():
+            item = spec.item if isinstance(spec, ListOf) else spec
+            if isinstance(item, DatasetName) and params.get(key) is not None:
+                value = params[key]
+                names += list(value) if isinstance(value, (list, tuple)) else [value]
+    return list(dict.fromkeys(names))
 
 
 def _check_subset_sizes(params: Mapping[str, Any]) -> None:
