@@ -58,7 +58,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from lib import data, plots, profiles, runtime, summary, tables
+from lib import attacks, data, plots, profiles, runtime, summary, tables
 from lib.evaluate import accuracy_distortion_curve, minimal_norm_summary, predict
 from lib.reports.generative_lipschitz import experiment as exp
 from lib.reports.generative_lipschitz import figures as rfig
@@ -308,7 +308,7 @@ cw_tab
 
 # %% [markdown]
 # **Figures 17-18**: the first `n_show` test images (not hand-picked), clean, after CW and after
-# FGSM at the middle eps of the grid, against the plain classifiers; above each image its
+# FGSM (L-inf) at the middle eps of the grid, against the plain classifiers; above each image its
 # predicted label (red when wrong) and its L2 distance to the clean image.
 # **Figures 19-20** (the report shows "the noise required" as images): the distributions of the
 # CW distortion each image needs, plain against Lipschitz, and the accuracy-distortion curves with
@@ -319,7 +319,8 @@ eps_show = sorted(cfg.fgsm_eps)[len(cfg.fgsm_eps) // 2]
 for i, name in enumerate((cfg.fashion_data, cfg.cifar_data)):
     xa, ya, k = CLF[name]["xa"], CLF[name]["ya"], cfg.n_show
     a = ATT[(name, "plain")]
-    rows = {"clean": xa[:k], "CW": a["cw"][:k], f"FGSM {eps_show:g}": a["fgsm"].examples_at(eps_show, xa)[:k]}
+    fgsm_show = attacks.fgsm(CLF[(name, "plain")]["model"], xa[:k], ya[:k], eps_show, "inf")
+    rows = {"clean": xa[:k], "CW": a["cw"][:k], f"FGSM {eps_show:g}": fgsm_show}
     fig = rfig.attack_rows(CLF[(name, "plain")]["model"], rows, xa[:k], ya[:k], CLF[name]["test"].classes,
                            title=f"Figure {17 + i}: clean, CW and FGSM on the plain classifier ({name})")
     plots.save(fig, out / f"figure{17 + i}_attacks_{name}.png")
