@@ -143,6 +143,44 @@ def cached_table(name: str, key: Any, compute: Callable[[], Any], *, use_cache: 
     return pd.DataFrame(state["data"], columns=state["columns"])
 
 
+def _freeze(obj: Any) -> Any:
+    import pandas as pd
+
+    if isinstance(obj, pd.DataFrame):
+        return {"__frame__": list(obj.columns), "data": {c: obj[c].tolist() for c in obj.columns}}
+    if isinstance(obj, tuple):
+        return tuple(_freeze(o) for o in obj)
+    if isinstance(obj, list):
+        return [_freeze(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: _freeze(v) for k, v in obj.items()}
+    return obj
+
+
+def _thaw(obj: Any) -> Any:
+    import pandas as pd
+
+    if isinstance(obj, dict) and "__frame__" in obj:
+        return pd.DataFrame(obj["data"], columns=obj["__frame__"])
+    if isinstance(obj, tuple):
+        return tuple(_thaw(o) for o in obj)
+    if isinstance(obj, list):
+        return [_thaw(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: _thaw(v) for k, v in obj.items()}
+    return obj
+
+
+def memo(name: str, fn: Callable, *args: Any, use_cache: bool = True, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, remembered across runs by ``fn`` and every argument (models by
+    their weights, tensors by content, attacks by function and settings; see :func:`describe`).
+    For an evaluation on a cached model: a re-run returns the stored result instead of
+    attacking again. The result may hold tensors, numbers, strings and pandas DataFrames of
+    plain columns, in tuples, lists and dicts."""
+    key = {"fn": fn, "args": list(args), "kwargs": kwargs}
+    return _thaw(cached_result(name, key, lambda: _freeze(fn(*args, **kwargs)), use_cache=use_cache))
+
+
 def atomic_write_bytes(content: bytes, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(content)

@@ -35,7 +35,7 @@ import functools
 
 import pandas as pd
 
-from lib import attacks, data, evaluate, models, plots, profiles, runtime, tables, train
+from lib import attacks, cache, data, evaluate, models, plots, profiles, runtime, tables, train
 
 cfg = profiles.resolve("library_tour", profile, overrides)
 device = runtime.get_device(cfg.device)
@@ -81,8 +81,9 @@ attack_set = {
     "BIM": functools.partial(attacks.bim, steps=cfg.pgd_steps),
     "PGD": functools.partial(attacks.pgd, steps=cfg.pgd_steps, restarts=cfg.pgd_restarts),
 }
-results, examples = evaluate.robust_accuracy(model, x, y, attack_set, cfg.eps, convention="all",
-                                             keep_examples=True)
+# cache.memo: a re-run with the same model, images and attacks reads the stored result.
+results, examples = cache.memo("tour-sweep", evaluate.robust_accuracy, model, x, y, attack_set, cfg.eps,
+                               convention="all", keep_examples=True)
 tables.save_table(results, cfg.out_dir / "robust_accuracy", caption=f"Accuracy under L-inf attacks ({dataset.title})")
 fig = plots.accuracy_vs_eps(results, title=f"L-inf attacks on SmallCNN ({dataset.title})", chance=0.1)
 plots.save(fig, cfg.out_dir / "accuracy_vs_eps.png")
@@ -108,8 +109,8 @@ plots.save(fig, cfg.out_dir / "pgd_examples.png")
 
 # %%
 x_cw, y_cw = x[: cfg.n_cw], y[: cfg.n_cw]
-x_cw_adv = attacks.cw_l2(model, x_cw, y_cw, c=cfg.cw_c, steps=cfg.cw_steps, lr=cfg.cw_lr,
-                         binary_search_steps=cfg.cw_binary_search_steps)
+x_cw_adv = cache.memo("tour-cw", attacks.cw_l2, model, x_cw, y_cw, c=cfg.cw_c, steps=cfg.cw_steps, lr=cfg.cw_lr,
+                      binary_search_steps=cfg.cw_binary_search_steps)
 curve = evaluate.accuracy_distortion_curve(model, x_cw, y_cw, x_cw_adv, norm="2")
 fooled = evaluate.predict(model, x_cw_adv) != y_cw
 median = evaluate.distortion(x_cw, x_cw_adv)[fooled].median().item() if fooled.any() else float("nan")
@@ -129,7 +130,8 @@ tables.save_table(curve, cfg.out_dir / "accuracy_distortion_cw", caption="Accura
 # single step, and a large enough eps should take accuracy down to chance.
 
 # %%
-large = evaluate.robust_accuracy(model, x, y, attack_set, [cfg.large_eps], convention="all")
+large = cache.memo("tour-large-eps", evaluate.robust_accuracy, model, x, y, attack_set, [cfg.large_eps],
+                   convention="all")
 checks = evaluate.sanity_checks(pd.concat([results, large]), chance=0.1,
                                 single_step="FGSM", iterative=["BIM", "PGD"], large_eps=cfg.large_eps)
 tables.save_table(checks, cfg.out_dir / "sanity_checks", caption="Sanity checks (Carlini et al. 2019)")

@@ -206,3 +206,24 @@ def test_cached_sweep_is_reused_and_invalidated_by_weights_and_attack(small_mode
     assert len(list((tmp_path / "results").glob("*.pt"))) == 3, "changed weights: recomputed"
     with pytest.raises(TypeError, match="closure"):
         cached_sweep(small_model, x, y, {"L": lambda m, a, b, e: a}, [0.1], progress_bar=False)
+
+
+def test_memo_returns_the_stored_result_and_tables_and_examples_survive(small_model, eval_batch, tmp_path,
+                                                                       monkeypatch):
+    from lib import cache
+
+    monkeypatch.setenv("ADV_CHECKPOINT_DIR", str(tmp_path))
+    x, y = eval_batch
+    x, y = x[:30], y[:30]
+    saves = []
+    real_save = cache.atomic_save
+    monkeypatch.setattr(cache, "atomic_save", lambda obj, path: saves.append(path) or real_save(obj, path))
+    args = (small_model, x, y, {"FGSM": attacks.fgsm})
+    first = cache.memo("t", evaluate.robust_accuracy, *args, [0.1], convention="all", keep_examples=True)
+    again = cache.memo("t", evaluate.robust_accuracy, *args, [0.1], convention="all", keep_examples=True)
+    assert len(saves) == 1, "the second call read the stored result"
+    assert list(again[0].columns) == list(first[0].columns)
+    assert again[0]["robust"].tolist() == first[0]["robust"].tolist()
+    assert torch.equal(again[1][("FGSM", 0.1)], first[1][("FGSM", 0.1)])
+    cache.memo("t", evaluate.robust_accuracy, *args, [0.2], convention="all")
+    assert len(saves) == 2, "another eps: computed again"
