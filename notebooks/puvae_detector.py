@@ -352,7 +352,8 @@ for s in S:
 #    gradient is the ordinary classification margin. (Cross-entropy over 11 classes would be
 #    wrong here: pushing "any other class" up includes pushing toward being rejected.)
 #
-# Two more attacks go after what the detector's design leaves open, and run on PuVAE + detector:
+# Two more attacks go after what the design leaves open, and run on both pipelines (the same set,
+# so that the two worst cases compare like with like):
 #
 # 4. **The multi-target attack on the arg-min.** PuVAE classifies the reconstruction of least
 #    RMSE. For a wrong class j, the attacker can make reconstruction j the closest, the

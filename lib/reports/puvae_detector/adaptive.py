@@ -9,10 +9,10 @@ and in this order, on the first ``n_adaptive`` test images at ``adaptive_eps``:
 2. ``adaptive PGD``: PGD on the whole pipeline with the reject-aware margin, straight-through
    gradients of the RMSE arg-min and EOT over the CVAE's sampling
    (:func:`lib.defenses.puvae.adaptive_attack`);
-3. ``multi-target arg-min`` (detector only): for the ``argmin_targets`` easiest wrong classes j,
+3. ``multi-target arg-min``: for the ``argmin_targets`` easiest wrong classes j,
    make reconstruction j the closest, the classifier say j and its RMSE stay under t
    (:func:`lib.defenses.puvae.multi_target_attack`);
-4. ``Square`` (detector only): the gradient-free attack, with the reject adapter.
+4. ``Square``: the gradient-free attack, with the reject adapter.
 
 An image counts as robust only if it survives every attack (the worst case, scored as the
 report: a rejected input is handled; a clean mistake is broken). The straight-through
@@ -46,19 +46,18 @@ def transfer_pgd(model, x: torch.Tensor, y: torch.Tensor, eps: float, *, source:
     return attacks.pgd(source, x, y, eps, "inf", steps=steps, step_size=rel_step * eps, generator=gen)
 
 
-def attack_set(s: SimpleNamespace, classifier: nn.Module, *, detector: bool) -> dict:
-    """The ordered attacks of the module docstring, as cacheable partials."""
-    out = {TRANSFER: functools.partial(transfer_pgd, source=classifier, steps=s.pgd_steps,
-                                       rel_step=s.pgd_rel_step, seed=s.seed + 7),
-           ADAPTIVE: functools.partial(puvae.adaptive_attack, steps=s.adaptive_steps, rel_step=s.adaptive_rel_step,
-                                       eot=s.adaptive_eot, restarts=s.adaptive_restarts, seed=s.seed)}
-    if detector:
-        out[ARGMIN] = functools.partial(puvae.multi_target_attack, n_targets=s.argmin_targets,
-                                        steps=s.adaptive_steps, rel_step=s.adaptive_rel_step, eot=s.adaptive_eot,
-                                        seed=s.seed)
-        out[SQUARE] = functools.partial(attacks.square, norm="inf", n_queries=s.square_queries, seed=s.seed,
-                                        reject=True)
-    return out
+def attack_set(s: SimpleNamespace, classifier: nn.Module) -> dict:
+    """The ordered attacks of the module docstring, as cacheable partials; the same set for
+    PuVAE alone and PuVAE + detector, so that their worst cases compare like with like."""
+    return {TRANSFER: functools.partial(transfer_pgd, source=classifier, steps=s.pgd_steps,
+                                        rel_step=s.pgd_rel_step, seed=s.seed + 7),
+            ADAPTIVE: functools.partial(puvae.adaptive_attack, steps=s.adaptive_steps, rel_step=s.adaptive_rel_step,
+                                        eot=s.adaptive_eot, restarts=s.adaptive_restarts, seed=s.seed),
+            ARGMIN: functools.partial(puvae.multi_target_attack, n_targets=s.argmin_targets,
+                                      steps=s.adaptive_steps, rel_step=s.adaptive_rel_step, eot=s.adaptive_eot,
+                                      seed=s.seed),
+            SQUARE: functools.partial(attacks.square, norm="inf", n_queries=s.square_queries, seed=s.seed,
+                                      reject=True)}
 
 
 def evaluate(s: SimpleNamespace, classifier: nn.Module, pipelines: Mapping[str, puvae.PuVAEPipeline],
@@ -71,7 +70,7 @@ def evaluate(s: SimpleNamespace, classifier: nn.Module, pipelines: Mapping[str, 
     sweeps, parts = {}, []
     for name, pipe in pipelines.items():
         runtime.seed_everything(s.seed)
-        result = sweep.cached_sweep(pipe, x, y, attack_set(s, classifier, detector=name == DETECTOR),
+        result = sweep.cached_sweep(pipe, x, y, attack_set(s, classifier),
                                     s.adaptive_eps, name=f"puvae-strong-{s.dataset}", reject=True,
                                     batch_size=100, progress_bar=False)
         sweeps[name] = result
