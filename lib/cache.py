@@ -108,6 +108,37 @@ def load(path: str | Path, map_location=None) -> Any:
     return torch.load(path, map_location=map_location, weights_only=True)
 
 
+#: Bump when the stored form of cached results changes (model checkpoints are not affected).
+RESULT_FORMAT = 2
+
+
+def _freeze(obj: Any) -> Any:
+    """``obj`` with every pandas DataFrame turned into a dict of plain lists, which
+    ``weights_only`` loading accepts; tuples, lists and dicts are walked."""
+    import pandas as pd
+
+    if isinstance(obj, pd.DataFrame):
+        return {"__frame__": list(obj.columns), "data": {c: obj[c].tolist() for c in obj.columns}}
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_freeze(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _freeze(v) for k, v in obj.items()}
+    return obj
+
+
+def _thaw(obj: Any) -> Any:
+    """The inverse of :func:`_freeze`."""
+    import pandas as pd
+
+    if isinstance(obj, dict) and "__frame__" in obj:
+        return pd.DataFrame(obj["data"], columns=obj["__frame__"])
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_thaw(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _thaw(v) for k, v in obj.items()}
+    return obj
+
+
 def cached_result(name: str, key: Any, compute: Callable[[], Any], *, use_cache: bool = True,
                   folder: str | Path | None = None) -> Any:
     """``compute()``, or what it returned last time for the same ``key``.
@@ -116,69 +147,28 @@ def cached_result(name: str, key: Any, compute: Callable[[], Any], *, use_cache:
     result depends on, fingerprinted by :func:`describe` (a model by its architecture *and*
     weights, an attack ``functools.partial`` by its function and arguments, images by their
     content), so a retrained model or a changed attack setting misses the cache. The result
-    must be made of tensors, numbers, strings, None and lists / tuples / dicts of them, as
-    :func:`load` reads it with ``weights_only=True``. Stored atomically under
+    may hold tensors, numbers, strings, None and pandas DataFrames of plain columns, in
+    tuples, lists and dicts: what :func:`load` reads with ``weights_only=True`` once the
+    DataFrames are stored as lists. Stored atomically under
     ``<checkpoint dir>/results/<name>-<hash>.pt``.
     """
     from lib import runtime  # runtime sits beside cache; imported late to keep cache import-light
 
-    path = Path(folder or runtime.checkpoint_dir() / "results") / f"{name}-{config_hash(name, key)}.pt"
+    path = Path(folder or runtime.checkpoint_dir() / "results") / f"{name}-{config_hash(name, key, RESULT_FORMAT)}.pt"
     if use_cache and path.exists():
-        return load(path)
+        return _thaw(load(path))
     result = compute()
-    atomic_save(result, path)
+    atomic_save(_freeze(result), path)
     return result
-
-
-def cached_table(name: str, key: Any, compute: Callable[[], Any], *, use_cache: bool = True) -> Any:
-    """:func:`cached_result` for a function returning a pandas DataFrame of plain columns
-    (stored as a dict of lists, which ``weights_only`` loading accepts)."""
-    import pandas as pd
-
-    def as_state():
-        table = compute()
-        return {"columns": list(table.columns), "data": {c: table[c].tolist() for c in table.columns}}
-
-    state = cached_result(name, key, as_state, use_cache=use_cache)
-    return pd.DataFrame(state["data"], columns=state["columns"])
-
-
-def _freeze(obj: Any) -> Any:
-    import pandas as pd
-
-    if isinstance(obj, pd.DataFrame):
-        return {"__frame__": list(obj.columns), "data": {c: obj[c].tolist() for c in obj.columns}}
-    if isinstance(obj, tuple):
-        return tuple(_freeze(o) for o in obj)
-    if isinstance(obj, list):
-        return [_freeze(o) for o in obj]
-    if isinstance(obj, dict):
-        return {k: _freeze(v) for k, v in obj.items()}
-    return obj
-
-
-def _thaw(obj: Any) -> Any:
-    import pandas as pd
-
-    if isinstance(obj, dict) and "__frame__" in obj:
-        return pd.DataFrame(obj["data"], columns=obj["__frame__"])
-    if isinstance(obj, tuple):
-        return tuple(_thaw(o) for o in obj)
-    if isinstance(obj, list):
-        return [_thaw(o) for o in obj]
-    if isinstance(obj, dict):
-        return {k: _thaw(v) for k, v in obj.items()}
-    return obj
 
 
 def memo(name: str, fn: Callable, *args: Any, use_cache: bool = True, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)``, remembered across runs by ``fn`` and every argument (models by
     their weights, tensors by content, attacks by function and settings; see :func:`describe`).
     For an evaluation on a cached model: a re-run returns the stored result instead of
-    attacking again. The result may hold tensors, numbers, strings and pandas DataFrames of
-    plain columns, in tuples, lists and dicts."""
+    attacking again (:func:`cached_result`)."""
     key = {"fn": fn, "args": list(args), "kwargs": kwargs}
-    return _thaw(cached_result(name, key, lambda: _freeze(fn(*args, **kwargs)), use_cache=use_cache))
+    return cached_result(name, key, lambda: fn(*args, **kwargs), use_cache=use_cache)
 
 
 def atomic_write_bytes(content: bytes, path: str | Path) -> Path:

@@ -16,6 +16,7 @@ attacks *with each other*; the sweep answers "how robust is this model against a
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -94,21 +95,6 @@ class SweepResult:
     norm: str
     level: float
 
-    def to_state(self) -> dict:
-        """Plain tensors, lists and numbers (for :func:`lib.cache.cached_result`)."""
-        table = {c: self.table[c].tolist() for c in self.table.columns}
-        return dict(table=table, columns=list(self.table.columns), eps=list(self.eps), robust=self.robust,
-                    x_adv=self.x_adv.cpu(), broken_by=list(self.broken_by), broken_at=self.broken_at,
-                    clean_robust=self.clean_robust, index=self.index, norm=self.norm, level=self.level)
-
-    @classmethod
-    def from_state(cls, state: dict) -> SweepResult:
-        table = pd.DataFrame(state["table"], columns=state["columns"])
-        return cls(table=table, eps=tuple(state["eps"]), robust=state["robust"], x_adv=state["x_adv"],
-                   broken_by=list(state["broken_by"]), broken_at=state["broken_at"],
-                   clean_robust=state["clean_robust"], index=state["index"], norm=state["norm"],
-                   level=state["level"])
-
     @property
     def worst_case(self) -> pd.DataFrame:
         """The worst-case rows of :attr:`table`: one per eps."""
@@ -142,10 +128,14 @@ def cached_sweep(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[str, 
 
     key = dict(model=model, x=x, y=y, attacks=dict(attacks), eps=sorted(float(e) for e in eps_list),
                kwargs={k: v for k, v in kwargs.items() if k != "progress_bar"})
-    state = cache.cached_result(name, key, lambda: worst_case_sweep(model, x, y, attacks, eps_list,
-                                                                    **kwargs).to_state(),
-                                use_cache=use_cache)
-    return SweepResult.from_state(state)
+    fields = [f.name for f in dataclasses.fields(SweepResult)]
+
+    def compute() -> dict:
+        result = worst_case_sweep(model, x, y, attacks, eps_list, **kwargs)
+        return {**{f: getattr(result, f) for f in fields}, "x_adv": result.x_adv.cpu()}
+
+    state = cache.cached_result(name, key, compute, use_cache=use_cache)
+    return SweepResult(**{**state, "eps": tuple(state["eps"]), "x_adv": state["x_adv"].to(x.device)})
 
 
 def _ball_excess(x: torch.Tensor, x_adv: torch.Tensor, eps: float, norm: str) -> float:

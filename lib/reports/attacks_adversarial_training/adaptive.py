@@ -77,7 +77,7 @@ def _checks(cfg: Mapping, model: nn.Module, x: torch.Tensor, y: torch.Tensor, ta
     n = cfg["n_convergence"]
     xs, ys, eps = x[:n], y[:n], min(cfg["strong_eps"])
     key = dict(model=model, x=xs, y=ys, eps=eps, seed=cfg["seed"])
-    conv = cache.cached_table(f"convergence-{tag}", dict(key, steps=cfg["convergence_steps"],
+    conv = cache.cached_result(f"convergence-{tag}", dict(key, steps=cfg["convergence_steps"],
                                                          restarts=cfg["convergence_restarts"]),
                               lambda: robustness.convergence(model, xs, ys, eps, "inf", cfg["convergence_steps"],
                                                              cfg["convergence_restarts"],
@@ -134,7 +134,7 @@ def eot_table(ctx, noisy: Mapping[str, nn.Module]) -> pd.DataFrame:
     for label, model in noisy.items():
         key = dict(model=model, x=x, y=y, eps=eps, draws=cfg["eot_sweep_draws"], steps=cfg["pgd_steps"],
                    eval_draws=cfg["eval_draws"], seed=cfg["seed"])
-        parts.append(cache.cached_table("eot-sweep", key, lambda m=model: robustness.eot_sweep(
+        parts.append(cache.cached_result("eot-sweep", key, lambda m=model: robustness.eot_sweep(
             m, x, y, eps, "inf", cfg["eot_sweep_draws"], cfg["pgd_steps"], cfg["eval_draws"], seed=cfg["seed"]))
             .assign(model=label))
     return pd.concat(parts, ignore_index=True)

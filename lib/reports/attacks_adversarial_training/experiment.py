@@ -182,7 +182,7 @@ def sweep(ctx: Context, model: nn.Module, attack_set: Mapping, eps_list, x=None,
 
     # Remembered by weights, images, attacks and seed: a re-run with cached checkpoints is quick.
     key = dict(model=model, x=x, y=y, attacks=dict(attack_set), eps=list(eps_list), seed=ctx.cfg["seed"])
-    return cache.cached_table(f"{REPORT}-sweep", key, run)
+    return cache.cached_result(f"{REPORT}-sweep", key, run)
 
 
 def clean_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -113,7 +113,7 @@ def sanity(s: SimpleNamespace, name: str, pipe: puvae.PuVAEPipeline, result: swe
     key = dict(model=pipe, x=xs, y=ys, eps=eps, seed=s.seed, steps=s.convergence_steps,
                restarts=s.convergence_restarts)
     runtime.seed_everything(s.seed)
-    conv = cache.cached_table(f"puvae-convergence-{s.dataset}", key, lambda: robustness.convergence(
+    conv = cache.cached_result(f"puvae-convergence-{s.dataset}", key, lambda: robustness.convergence(
         pipe, xs, ys, eps, "inf", s.convergence_steps, s.convergence_restarts, restart_steps=s.adaptive_steps,
         reject=True, seed=s.seed, batch_size=100))
     unb = cache.cached_result(f"puvae-unbounded-{s.dataset}", dict(key, unbounded=s.adaptive_steps),

@@ -244,16 +244,15 @@ def transfer_sweep(s: SimpleNamespace, classifier: nn.Module, pipeline: PuVAEPip
     key = dict(classifier=classifier, pipeline=pipeline, x=x, y=y, eps=eps_grid(s), seed=s.seed,
                attacks=[s.bim_steps, s.bim_rel_step, s.pgd_steps, s.pgd_rel_step], keep=[list(k) for k in keep])
 
-    def run() -> dict:
+    def run() -> tuple:
         table, kept = sweep(classifier, pipeline, x, y, transfer_attacks(s), eps_grid(s), seed=s.seed, keep=keep)
-        return {"table": {c: table[c].tolist() for c in table.columns}, "columns": list(table.columns),
-                "kept": [[a, e, xa, d.label, d.puvae, d.rmse, d.chosen, d.reject_label]
-                         for (a, e), (xa, d) in kept.items()]}
+        # A Decision is not a plain value: kept as its fields.
+        return table, [[a, e, xa, d.label, d.puvae, d.rmse, d.chosen, d.reject_label]
+                       for (a, e), (xa, d) in kept.items()]
 
-    state = cache.cached_result(f"puvae-transfer-{s.dataset}", key, run)
-    kept = {(a, e): (xa, Decision(label, pu, rmse, chosen, reject_label=rl))
-            for a, e, xa, label, pu, rmse, chosen, rl in state["kept"]}
-    return pd.DataFrame(state["table"], columns=state["columns"]), kept
+    table, kept = cache.cached_result(f"puvae-transfer-{s.dataset}", key, run)
+    return table, {(a, e): (xa, Decision(label, pu, rmse, chosen, reject_label=rl))
+                   for a, e, xa, label, pu, rmse, chosen, rl in kept}
 
 
 def worst_case(grid: pd.DataFrame) -> pd.DataFrame:
