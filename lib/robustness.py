@@ -164,8 +164,8 @@ def unbounded(model, x: torch.Tensor, y: torch.Tensor, norm: str = "inf", steps:
 def single_step_vs_iterative(model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "inf",
                              steps: int = 20, *, seed: int = 0, batch_size: int = 500) -> dict:
     """FGSM and PGD-CE (``steps``), each alone on the same images: per-image robustness of each
-    and McNemar's test. An iterative attack that leaves significantly *more* accuracy than
-    one FGSM step is broken (or the loss surface is masked)."""
+    (``fgsm``, ``pgd``: (N,) bool) and ``eps``. An iterative attack that leaves significantly *more* accuracy than
+    one FGSM step is broken (or the loss surface is masked); :func:`sanity_table` tests it."""
     success = misclassified
     clean_ok = _robust_after(model, x, y, x, success, batch_size)
     gen = torch.Generator().manual_seed(seed)
@@ -174,7 +174,28 @@ def single_step_vs_iterative(model, x: torch.Tensor, y: torch.Tensor, eps: float
                        x, y, batch_size=batch_size)
     r1 = clean_ok & _robust_after(model, x, y, one, success, batch_size)
     r2 = clean_ok & _robust_after(model, x, y, many, success, batch_size)
-    return dict(fgsm=r1, pgd=r2, test=mcnemar_exact(r1, r2), eps=float(eps))
+    return dict(fgsm=r1, pgd=r2, eps=float(eps))
+
+
+def checks(model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "inf", *, steps: Sequence[int],
+           restarts: Sequence[int], restart_steps: int, reject: bool = False, single_step: bool = True,
+           seed: int = 0, batch_size: int = 500, name: str = "checks") -> dict:
+    """The inputs of :func:`sanity_table` for one model, each remembered across runs
+    (:func:`lib.cache.memo`): ``convergence`` (PGD steps and restarts at ``eps``), ``unbounded``
+    (with ``restart_steps`` steps) and, unless ``single_step=False``, ``step_check`` (FGSM vs
+    PGD alone; not for a reject pipeline, which FGSM's cross-entropy does not fit)."""
+    from lib import cache
+
+    out = dict(
+        convergence=cache.memo(f"{name}-convergence", convergence, model, x, y, eps, norm, steps, restarts,
+                               restart_steps=restart_steps, reject=reject, seed=seed, batch_size=batch_size),
+        unbounded=cache.memo(f"{name}-unbounded", unbounded, model, x, y, norm, restart_steps, reject=reject,
+                             seed=seed, batch_size=batch_size),
+        step_check=None)
+    if single_step:
+        out["step_check"] = cache.memo(f"{name}-single-step", single_step_vs_iterative, model, x, y, eps, norm,
+                                       restart_steps, seed=seed, batch_size=batch_size)
+    return out
 
 
 def sanity_table(name: str, sweep: SweepResult, *, unbounded_result: dict | None = None,
@@ -192,7 +213,7 @@ def sanity_table(name: str, sweep: SweepResult, *, unbounded_result: dict | None
     add("accuracy non-increasing in eps", bool(np.all(np.diff(acc.to_numpy()) <= 1e-12)),
         ", ".join(f"{e:g}: {100 * a:.1f} %" for e, a in acc.items()))
     if step_check is not None:
-        t = step_check["test"]
+        t = mcnemar_exact(step_check["fgsm"], step_check["pgd"])
         a1, a2 = step_check["fgsm"].float().mean().item(), step_check["pgd"].float().mean().item()
         worse = a2 > a1 and t.p_value < alpha
         add(f"PGD at least as strong as FGSM (eps {step_check['eps']:g})", not worse,
@@ -245,8 +266,9 @@ class ExpectedModel(nn.Module):
         probs = torch.stack([torch.softmax(self.model(x), 1) for _ in range(self.draws)]).mean(0)
         return probs.clamp_min(1e-12).log()
 
-    def cache_key(self):
-        return {"expected": self.model, "draws": self.draws}
+    def extra_repr(self) -> str:
+        # Not in the state dict: in the repr, it reaches every cache key of this model.
+        return f"draws={self.draws}"
 
 
 @torch.no_grad()
@@ -300,6 +322,7 @@ def defended_vs_baseline(defense: SweepResult, baseline: SweepResult, eps: float
                 baseline=float(baseline.robust[:, j_b].float().mean()), p_value=t.p_value, test=t)
 
 
-__all__ = ["GRADIENT_FREE", "SINGLE_STEP", "WORST_CASE", "Budget", "ExpectedModel", "attack_set", "convergence",
+__all__ = ["GRADIENT_FREE", "SINGLE_STEP", "WORST_CASE", "Budget", "ExpectedModel", "attack_set", "checks",
+           "convergence",
            "defended_vs_baseline", "eot_sweep", "random_accuracy", "sanity_table", "single_step_vs_iterative",
            "unbounded", "worst_case_row"]

@@ -94,3 +94,10 @@ def test_eot_sweep_columns(batch):
     table = robustness.eot_sweep(_Noisy(model, 0.1), x[:20], y[:20], 0.05, draws=(1, 2), steps=2, eval_draws=4)
     assert list(table["eot"]) == [1, 2]
     assert ((table["low"] <= table["majority"]) & (table["majority"] <= table["high"])).all()
+
+
+def test_expected_models_with_different_draws_have_different_cache_keys(small_model):
+    from lib import cache
+
+    assert cache.config_hash(robustness.ExpectedModel(small_model, 2)) != \
+        cache.config_hash(robustness.ExpectedModel(small_model, 4))

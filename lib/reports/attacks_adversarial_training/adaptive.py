@@ -73,26 +73,11 @@ def attack_set(cfg: Mapping, kind: str, encoder: nn.Module | None = None) -> dic
 
 def _checks(cfg: Mapping, model: nn.Module, x: torch.Tensor, y: torch.Tensor, tag: str) -> dict:
     """Convergence, unbounded and single-step checks on the first ``n_convergence`` images at
-    the smallest strong eps, each cached."""
+    the smallest strong eps (:func:`lib.robustness.checks`, cached)."""
     n = cfg["n_convergence"]
-    xs, ys, eps = x[:n], y[:n], min(cfg["strong_eps"])
-    key = dict(model=model, x=xs, y=ys, eps=eps, seed=cfg["seed"])
-    conv = cache.cached_result(f"convergence-{tag}", dict(key, steps=cfg["convergence_steps"],
-                                                         restarts=cfg["convergence_restarts"]),
-                              lambda: robustness.convergence(model, xs, ys, eps, "inf", cfg["convergence_steps"],
-                                                             cfg["convergence_restarts"],
-                                                             restart_steps=cfg["strong_pgd_steps"], seed=cfg["seed"]))
-    unb = cache.cached_result(f"unbounded-{tag}", dict(key, steps=cfg["strong_pgd_steps"]),
-                              lambda: robustness.unbounded(model, xs, ys, "inf", cfg["strong_pgd_steps"],
-                                                           seed=cfg["seed"]))
-
-    def step_state():
-        out = robustness.single_step_vs_iterative(model, xs, ys, eps, "inf", cfg["strong_pgd_steps"], seed=cfg["seed"])
-        return dict(fgsm=out["fgsm"], pgd=out["pgd"], eps=out["eps"])
-
-    step = cache.cached_result(f"single-step-{tag}", dict(key, steps=cfg["strong_pgd_steps"]), step_state)
-    step["test"] = stats.mcnemar_exact(step["fgsm"], step["pgd"])
-    return dict(convergence=conv, unbounded=unb, step_check=step)
+    return robustness.checks(model, x[:n], y[:n], min(cfg["strong_eps"]), "inf", steps=cfg["convergence_steps"],
+                             restarts=cfg["convergence_restarts"], restart_steps=cfg["strong_pgd_steps"],
+                             seed=cfg["seed"], name=tag)
 
 
 def evaluate(ctx, name: str, model: nn.Module, *, kind: str = "deterministic", baseline: str | None = None,

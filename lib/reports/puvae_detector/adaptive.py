@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lib import attacks, cache, robustness, runtime, stats, sweep
+from lib import attacks, robustness, runtime, stats, sweep
 from lib.defenses import puvae
 
 TRANSFER, ADAPTIVE, ARGMIN, SQUARE = "PGD transfer", "adaptive PGD", "multi-target arg-min", "Square"
@@ -109,16 +109,12 @@ def sanity(s: SimpleNamespace, name: str, pipe: puvae.PuVAEPipeline, result: swe
     """:func:`lib.robustness.sanity_table` for one pipeline, with the unbounded check and the
     convergence of reject-aware PGD (both on the first ``n_checks`` images at the smallest
     adaptive eps); returns (checks, convergence table)."""
-    xs, ys, eps = x[:s.n_checks], y[:s.n_checks], min(s.adaptive_eps)
-    key = dict(model=pipe, x=xs, y=ys, eps=eps, seed=s.seed, steps=s.convergence_steps,
-               restarts=s.convergence_restarts)
     runtime.seed_everything(s.seed)
-    conv = cache.cached_result(f"puvae-convergence-{s.dataset}", key, lambda: robustness.convergence(
-        pipe, xs, ys, eps, "inf", s.convergence_steps, s.convergence_restarts, restart_steps=s.adaptive_steps,
-        reject=True, seed=s.seed, batch_size=100))
-    unb = cache.cached_result(f"puvae-unbounded-{s.dataset}", dict(key, unbounded=s.adaptive_steps),
-                              lambda: robustness.unbounded(pipe, xs, ys, "inf", s.adaptive_steps, reject=True,
-                                                           seed=s.seed, batch_size=100))
+    found = robustness.checks(pipe, x[:s.n_checks], y[:s.n_checks], min(s.adaptive_eps), "inf",
+                              steps=s.convergence_steps, restarts=s.convergence_restarts,
+                              restart_steps=s.adaptive_steps, reject=True, single_step=False, seed=s.seed,
+                              batch_size=100, name=f"puvae-{s.dataset}")
+    conv, unb = found["convergence"], found["unbounded"]
     checks = robustness.sanity_table(name, result, unbounded_result=unb, convergence_table=conv,
                                      gradient_free=SQUARE)
     return checks, conv.assign(defense=name)
