@@ -298,6 +298,12 @@ def count(doc: str, min: int = 1) -> Int:  # noqa: A002 - the natural name here
     return Int(min=min, doc=doc)
 
 
+def budgets(doc: str) -> ListOf:
+    """At least two distinct integers >= 1: attack budgets (steps, restarts, draws) compared
+    with each other, as in a convergence check."""
+    return ListOf(item=Int(min=1), min_len=2, distinct=True, doc=doc)
+
+
 def positive(doc: str) -> Float:
     return Float(gt=0, doc=doc)
 

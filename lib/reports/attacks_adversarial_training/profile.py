@@ -65,6 +65,7 @@ from lib.params import (
     Float,
     Int,
     ListOf,
+    budgets,
     count,
     device,
     epochs,
@@ -127,12 +128,11 @@ PARAMS = {
     "apgd_steps": count("APGD-CE / APGD-DLR iterations (AutoAttack: 100)"),
     "square_queries": count("Square attack queries per image (AutoAttack: 5000)"),
     "n_convergence": count("images of the convergence, unbounded and single-step checks"),
-    "convergence_steps": ListOf(item=Int(min=1), min_len=2, distinct=True, doc="PGD steps of the convergence figure"),
-    "convergence_restarts": ListOf(item=Int(min=1), min_len=2, distinct=True,
-                                   doc="PGD restarts of the convergence figure"),
+    "convergence_steps": budgets("PGD steps of the convergence figure"),
+    "convergence_restarts": budgets("PGD restarts of the convergence figure"),
     "attack_draws": count("noise draws per forward pass when attacking a noisy model (EOT inside the attack)"),
     "eval_draws": count("noise draws a noisy model's accuracy is averaged over (expectation, majority vote)"),
-    "eot_sweep_draws": ListOf(item=Int(min=1), min_len=2, distinct=True, doc="EOT draws of the EOT sweep"),
+    "eot_sweep_draws": budgets("EOT draws of the EOT sweep"),
 }
 
 REPORT_EPS = list(REPORT_TABLE1_EPS)            # Table 1 of the report

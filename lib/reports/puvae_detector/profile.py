@@ -46,6 +46,7 @@ from lib.params import (
     Int,
     ListOf,
     PerDataset,
+    budgets,
     count,
     device,
     positive,
@@ -103,9 +104,8 @@ PARAMS = {
     "n_checks": count("images of the convergence, unbounded and temperature checks"),
     "st_temperatures": ListOf(item=Float(gt=0), distinct=True,
                               doc="straight-through temperatures compared (besides none)"),
-    "convergence_steps": ListOf(item=Int(min=1), min_len=2, distinct=True, doc="PGD steps of the convergence check"),
-    "convergence_restarts": ListOf(item=Int(min=1), min_len=2, distinct=True,
-                                   doc="PGD restarts of the convergence check"),
+    "convergence_steps": budgets("PGD steps of the convergence check"),
+    "convergence_restarts": budgets("PGD restarts of the convergence check"),
 }
 
 _TABLE_FPR = {"mnist": 0.001, "fashion_mnist": 0.01, "cifar10": 0.03}   # report section 5.1
