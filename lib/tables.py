@@ -34,6 +34,17 @@ def save_table(table: pd.DataFrame, path: str | Path, *, caption: str = "",
     return out
 
 
+def save_and_show(table: pd.DataFrame, path: str | Path, *, caption: str, note: str = "",
+                  **kwargs) -> dict[str, Path]:
+    """:func:`save_table`, then the caption in bold (and ``note`` after it) in the notebook, so
+    the reader sees what the files say the table is."""
+    from IPython.display import Markdown, display
+
+    out = save_table(table, path, caption=caption, **kwargs)
+    display(Markdown(f"**{caption}**" + (f" {note}" if note else "")))
+    return out
+
+
 def _rounded(table: pd.DataFrame, float_format: str) -> pd.DataFrame:
     shown = table.copy()
     for col in shown.columns:

@@ -127,8 +127,7 @@ clean = tb.clean_table({
 })
 cap = tb.caption(f"Clean accuracy on {n_test} test images with its 95 % interval; the report's after "
                  f"{ref.REPORT_EPOCHS} epochs on CIFAR-10.", title)
-lib_tables.save_table(clean, out / "clean_accuracy", caption=cap)
-display(Markdown(f"**{cap}**"))
+lib_tables.save_and_show(clean, out / "clean_accuracy", caption=cap)
 clean[["model", "what", "ours", "report (%)"]]
 
 # %% [markdown]
@@ -153,8 +152,7 @@ for number, name, t, model in [(1, "ABS", table1, "ABS"), (2, "DLA", table2, "Si
     cap = tb.caption(f"Table {number}: accuracy of {model} under L2 FGSM (FGM), I-FGSM and PGD "
                      f"({cfg.attack_steps} steps) over all {n_test} test images, ours with its 95 % interval "
                      "beside the report's.", title)
-    lib_tables.save_table(t, out / f"table{number}_{name.lower()}", caption=cap)
-    display(Markdown(f"**{cap}**"))
+    lib_tables.save_and_show(t, out / f"table{number}_{name.lower()}", caption=cap)
     display(tb.wide(t))
 
 # %% [markdown]
@@ -262,8 +260,7 @@ conv = tb.convergence_table(ex.convergence(ctx, vaes))
 cap = tb.caption(f"Clean accuracy of ABS against the number of prototypes and Adam steps ({n_test} test images; "
                  f"'agree with main': share of decisions equal to those of the profile's ABS, "
                  f"{cfg.abs_prototypes} prototypes and {cfg.abs_steps} steps).", title)
-lib_tables.save_table(conv, out / "abs_convergence", caption=cap)
-display(Markdown(f"**{cap}**"))
+lib_tables.save_and_show(conv, out / "abs_convergence", caption=cap)
 conv[["prototypes", "steps", "clean accuracy", "agree with main"]]
 
 # %% [markdown]
@@ -287,8 +284,7 @@ worst = {"ABS": ex.worst_case(ctx, abs_model, abs_sweeps, adaptive, "abs-adaptiv
 adapt = tb.adaptive_table(worst, {"ABS": [*ref.ATTACKS, *adaptive], "SimpleDLA": [*ref.ATTACKS, *dla_set]})
 cap = tb.caption(f"Worst case per image over the adaptive attack set, all {n_test} test images, and how many "
                  "images each attack broke first.", title)
-lib_tables.save_table(adapt, out / "adaptive_worst_case", caption=cap)
-display(Markdown(f"**{cap}**"))
+lib_tables.save_and_show(adapt, out / "adaptive_worst_case", caption=cap)
 display(adapt)
 fig = figures.worst_case_figure({m: r.worst_case for m, r in worst.items()},
                                 f"Worst case over all attacks, L2 ({title})", ctx.chance)
@@ -359,8 +355,7 @@ rows += [verdicts.abs_more_robust(ra, rd, max(worst["ABS"].eps), "worst case", w
                                 max(worst["ABS"].eps), "worst case", why_not)]
 claims = pd.DataFrame(rows)
 cap = f"The report's claims and our verdicts ({cfg.profile} profile, {title})."
-lib_tables.save_table(claims, out / "verdicts", caption=cap)
-display(Markdown(f"**{cap}**"))
+lib_tables.save_and_show(claims, out / "verdicts", caption=cap)
 with pd.option_context("display.max_colwidth", None):
     display(claims)
 summary.write(runtime.output_dir(ex.REPORT, cfg.profile), defense_rows,

@@ -170,8 +170,7 @@ print(f"attacks scored over the {n_correct} of {len(ctx.test)} test images the b
 table1 = tb.table1(t1)
 cap1 = tb.caption(f"Table 1: accuracy (%) of the base model under FGSM and PGD ({cfg.pgd_steps} steps) over the "
                   f"{n_correct} correctly classified test images.", title)
-lib_tables.save_table(table1, out / "table1_fgsm_pgd", caption=cap1)
-display(Markdown(f"**{cap1}**"))
+lib_tables.save_and_show(table1, out / "table1_fgsm_pgd", caption=cap1)
 display(tb.wide(table1, "attack", ["ours (%)", "report (%)"]))
 
 reference = tb.reference_curves()
@@ -230,8 +229,7 @@ table2 = tb.table2(parts)
 cap2 = tb.caption(f"Table 2: accuracy (%) under FGSM and PGD of the base model and the adversarially trained "
                   f"models (training eps {cfg.at_eps:g}), over each model's correctly classified test images.",
                   title)
-lib_tables.save_table(table2, out / "table2_adversarial_training", caption=cap2)
-display(Markdown(f"**{cap2}**"))
+lib_tables.save_and_show(table2, out / "table2_adversarial_training", caption=cap2)
 display(tb.wide(table2, ["attack", "defense"], ["ours (%)", "report (%)"]))
 display(Markdown(f"**Clean accuracy (%) of each model of Table 2** ({len(ctx.test)} test images of {title})."))
 display(table2.drop_duplicates("defense")[["defense", "clean accuracy (%)"]])
@@ -288,8 +286,7 @@ for number, (label, model) in zip([6, 7], noisy.items()):
 fgsm_noise = tb.fgsm_noise_table(base_fgsm, noise_sweeps)
 cap_noise = tb.caption("Figures 6-7 in numbers: accuracy (%) under FGSM of the base model and the "
                        "Gaussian-noise models, over each model's correctly classified test images.", title)
-lib_tables.save_table(fgsm_noise, out / "figures6_7_noise_fgsm", caption=cap_noise)
-display(Markdown(f"**{cap_noise}**"))
+lib_tables.save_and_show(fgsm_noise, out / "figures6_7_noise_fgsm", caption=cap_noise)
 display(tb.wide(fgsm_noise, "model", "accuracy"))
 
 # %%
@@ -310,8 +307,7 @@ table3 = tb.table3(t_eot)
 cap3 = tb.caption(f"Accuracy (%) of the noisy models under FGSM, PGD and PGD with EOT ({cfg.eot_draws} noise "
                   f"draws per gradient), and of the same weights with the noise off, over the correctly "
                   f"classified of the first {cfg.n_eot} test images; the report has no such table.", title)
-lib_tables.save_table(table3, out / "table3_noise_eot", caption=cap3)
-display(Markdown(f"**{cap3}**"))
+lib_tables.save_and_show(table3, out / "table3_noise_eot", caption=cap3)
 display(tb.wide(table3, ["model", "attack"], "ours (%)"))
 
 n_eot = len(y_eot)
@@ -384,8 +380,7 @@ table4 = tb.table4(t_latent, clean_latent)
 cap4 = tb.caption(f"Clean accuracy and accuracy under attack (%) of the softmax head and the 1-NN rule "
                   f"({cfg.refs_per_class} references per class), with and without the contrastive loss "
                   f"(alpha {cfg.contrastive_alpha:g}). Report: about 80 % clean and similar under attack.", title)
-lib_tables.save_table(table4, out / "table4_contrastive_1nn", caption=cap4)
-display(Markdown(f"**{cap4}**"))
+lib_tables.save_and_show(table4, out / "table4_contrastive_1nn", caption=cap4)
 display(Markdown(f"**Clean accuracy (%) of the softmax head and the 1-NN rule** ({len(ctx.test)} test images "
                  f"of {title})."))
 display(clean_latent)
@@ -403,8 +398,7 @@ dists = ex.nearest_distances(ctx, knn["CE + contrastive"], con, eps_d, cfg.n_eot
 dist_table = tb.distance_table(dists, eps_d)
 cap_d = tb.caption(f"Mean latent distance to the nearest reference and 1-NN accuracy (%) of the contrastive "
                    f"model, first {cfg.n_eot} test images, clean and attacked at eps {eps_d:g}.", title)
-lib_tables.save_table(dist_table, out / "contrastive_distances", caption=cap_d)
-display(Markdown(f"**{cap_d}**"))
+lib_tables.save_and_show(dist_table, out / "contrastive_distances", caption=cap_d)
 display(dist_table)
 
 n_test = len(ctx.test)
@@ -469,8 +463,8 @@ sanity = tb.sanity_table(
     nn_clean={row["encoder"]: row["clean accuracy (%)"] / 100
               for _, row in clean_latent[clean_latent["classifier"] == "1-NN"].iterrows()})
 cap_s = tb.caption("Evaluation sanity checks (Carlini et al. 2019) on every sweep of this notebook.", title)
-lib_tables.save_table(sanity, out / "sanity_checks", caption=cap_s)
-display(Markdown(f"**{cap_s}** {int(sanity['passed'].sum())} of {len(sanity)} checks passed."))
+lib_tables.save_and_show(sanity, out / "sanity_checks", caption=cap_s,
+                         note=f"{int(sanity['passed'].sum())} of {len(sanity)} checks passed.")
 sanity
 
 # %% [markdown]
@@ -488,8 +482,7 @@ versus = tb.report_vs_ours(base_acc=base_acc, n_correct=n_correct, n_test=n_test
                            table3=table3, eot_eps=cfg.eot_eps, n_eot=cfg.n_eot, table4=table4,
                            latent_eps=cfg.latent_eps)
 cap_v = f"Report 002 (CIFAR-10) vs this run ({cfg.profile} profile, {title})."
-lib_tables.save_table(versus, out / "report_vs_ours", caption=cap_v)
-display(Markdown(f"**{cap_v}**"))
+lib_tables.save_and_show(versus, out / "report_vs_ours", caption=cap_v)
 versus
 
 # %% [markdown]
@@ -534,8 +527,7 @@ worst = adaptive.worst_case_table(evals)
 cap_w = tb.caption(f"Worst case per image (%) over the strong attack set, first {cfg.n_strong} test images, with "
                    f"95 % Clopper-Pearson intervals; 'broken by' counts the images each attack broke first; "
                    f"McNemar's p against the model's baseline on the same images.", title)
-lib_tables.save_table(worst, out / "adaptive_worst_case", caption=cap_w)
-display(Markdown(f"**{cap_w}**"))
+lib_tables.save_and_show(worst, out / "adaptive_worst_case", caption=cap_w)
 with pd.option_context("display.max_columns", None):
     display(worst.drop(columns=["worst", "low", "high"]))
 
@@ -550,8 +542,8 @@ with pd.option_context("display.max_columns", None):
 # %%
 sanity_strong = adaptive.sanity(evals)
 cap_ss = tb.caption("Sanity checks of the adaptive evaluation, per model.", title)
-lib_tables.save_table(sanity_strong, out / "adaptive_sanity_checks", caption=cap_ss)
-display(Markdown(f"**{cap_ss}** {int(sanity_strong['passed'].sum())} of {len(sanity_strong)} passed."))
+lib_tables.save_and_show(sanity_strong, out / "adaptive_sanity_checks", caption=cap_ss,
+                         note=f"{int(sanity_strong['passed'].sum())} of {len(sanity_strong)} passed.")
 with pd.option_context("display.max_colwidth", None):
     display(sanity_strong)
 for name, ev in evals.items():
@@ -572,8 +564,7 @@ eot = adaptive.eot_table(ctx, noisy)
 cap_e = tb.caption(f"Accuracy (%) of the noisy models under PGD-EOT against the number of draws per gradient, "
                    f"eps {min(cfg.strong_eps):g}, first {cfg.n_convergence} test images, scored over {cfg.eval_draws} "
                    f"draws (majority vote with its interval; expectation).", title)
-lib_tables.save_table(eot, out / "adaptive_eot_sweep", caption=cap_e)
-display(Markdown(f"**{cap_e}**"))
+lib_tables.save_and_show(eot, out / "adaptive_eot_sweep", caption=cap_e)
 fig = figures.eot_figure(eot, title=f"EOT sweep, eps {min(cfg.strong_eps):g} ({title})")
 plots.save(fig, out / "adaptive_eot_sweep.png")
 plt.show()
@@ -606,8 +597,7 @@ claims = verdicts.on_dataset(verdicts.concat([claims_attacks, claims_at, claims_
                                               strong_claims]), cfg.dataset)
 claims = verdicts.concat([claims, verdicts.report_consistency()])
 cap_c = f"The report's claims and our verdicts ({cfg.profile} profile, {title})."
-lib_tables.save_table(claims, out / "verdicts", caption=cap_c)
-display(Markdown(f"**{cap_c}**"))
+lib_tables.save_and_show(claims, out / "verdicts", caption=cap_c)
 with pd.option_context("display.max_colwidth", None):
     display(claims)
 

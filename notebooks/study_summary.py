@@ -13,6 +13,7 @@
 #     name: adversarial-study
 # ---
 
+# %%
 
 # %% [markdown]
 # # The study in one place: every defense, every claim
@@ -63,8 +64,7 @@ if problems:
 # %%
 table = summary.defense_table(defenses)
 cap = f"Every defense of the study beside its baseline ({cfg.profile} profile; accuracies in %, 95 % intervals)."
-lib_tables.save_table(table, out / "defenses", caption=cap)
-display(Markdown(f"**{cap}**"))
+lib_tables.save_and_show(table, out / "defenses", caption=cap)
 with pd.option_context("display.max_colwidth", None, "display.max_rows", None):
     display(table)
 

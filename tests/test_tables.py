@@ -50,3 +50,15 @@ def test_figures_render(tmp_path, small_model, eval_batch):
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "A (report)" in labels and "chance" in labels
     plt.close("all")
+
+
+def test_save_and_show_writes_the_three_files_and_shows_the_caption(tmp_path, monkeypatch):
+    import IPython.display
+
+    from lib import tables
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj.data))
+    out = tables.save_and_show(pd.DataFrame({"a": [1.0]}), tmp_path / "t", caption="Cap.", note="3 of 3.")
+    assert sorted(p.suffix for p in out.values()) == [".csv", ".md", ".tex"]
+    assert shown == ["**Cap.** 3 of 3."]
