@@ -116,8 +116,7 @@ def convergence(model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str =
     success = functools.partial(misclassified, reject=reject)
     if reject:
         loss = attacks.reject_aware_margin
-    with torch.no_grad():
-        clean_ok = _robust_after(model, x, y, x, success, batch_size)
+    clean_ok = _robust_after(model, x, y, x, success, batch_size)
     rows = []
     restart_steps = restart_steps or max(steps)
     plan = [("steps", s, s, 1) for s in sorted(steps)] + [("restarts", r, restart_steps, r) for r in sorted(restarts)]
