@@ -75,6 +75,11 @@ class Report003CNN(nn.Module):
         """Every layer in forward order (the normalisation first, the logit scale not included)."""
         return [self.normalize, *self.features, *self.head]
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate representation, N x ``hidden`` (after the dense layer's ReLU): the feature
+        space of the study's sample-quality score (:mod:`lib.quality`)."""
+        return self.head[:3](self.features(self.normalize(x)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.head(self.features(self.normalize(x)))
         return z * self.logit_scale if self.logit_scale != 1.0 else z

@@ -1,0 +1,44 @@
+"""lib.quality: kernel and Frechet distances between feature sets, with intervals."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lib import quality
+
+
+def _gauss(n, d=8, shift=0.0, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, d)) + shift
+
+
+def test_kid_is_unbiased_for_one_distribution_and_separates_two():
+    same = quality.kernel_distance(_gauss(400, seed=1), _gauss(400, seed=2))
+    assert same["low"] <= 0 <= same["high"]
+    apart = quality.kernel_distance(_gauss(400, seed=1), _gauss(400, shift=0.5, seed=2))
+    assert apart["low"] > 0 and apart["kid"] > same["kid"]
+
+
+def test_frechet_distance_of_a_mean_shift():
+    a, b = _gauss(4000, d=4, seed=1), _gauss(4000, d=4, shift=1.0, seed=2)
+    fd = quality.frechet_distance(a, b, bootstrap=20)
+    assert fd["fd"] == pytest.approx(4.0, rel=0.1)           # ||mu_a - mu_b||^2 = d * 1^2
+    assert fd["low"] <= fd["fd"] <= fd["high"]
+    assert quality.frechet_distance(a, a, bootstrap=0)["fd"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_bad_features_are_refused():
+    with pytest.raises(ValueError, match="one width"):
+        quality.kernel_distance(_gauss(50, d=3), _gauss(50, d=4))
+    bad = _gauss(50)
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        quality.frechet_distance(bad, _gauss(50))
+    with pytest.raises(ValueError, match="at least"):
+        quality.kernel_distance(_gauss(5), _gauss(5), subsets=10)
+
+
+def test_features_batches_an_embedding():
+    x = torch.rand(7, 1, 4, 4)
+    f = quality.features(lambda t: t.flatten(1)[:, :3], x, batch_size=3)
+    assert f.shape == (7, 3) and f.dtype == np.float64
