@@ -34,6 +34,20 @@ def test_misclassified_clean_images_never_count_as_robust(small_model, eval_batc
     assert (table["accuracy"] == 0).all()
 
 
+def test_robust_accuracy_is_never_weaker_than_a_plain_loop_and_monotone(small_model, eval_batch):
+    x, y = eval_batch
+    grid = [0.0, 0.02, 0.05, 0.1]
+    table, examples = evaluate.robust_accuracy(small_model, x, y, PGD, grid, convention="all", keep_examples=True)
+    clean = evaluate.predict(small_model, x) == y
+    for eps, robust in zip(grid, table["robust"]):
+        plain = clean & (evaluate.predict(small_model, PGD["BIM"](small_model, x, y, eps) if eps else x) == y)
+        assert robust <= int(plain.sum())                          # at least as strong at every eps
+        kept = examples[("BIM", eps)]
+        assert evaluate.distortion(x, kept, "inf").max() <= eps + 1e-6
+        assert int((clean & (evaluate.predict(small_model, kept) == y)).sum()) == robust
+    assert (table["accuracy"].diff().fillna(0) <= 0).all()       # non-increasing by construction
+
+
 def test_bad_inputs(small_model, eval_batch):
     x, y = eval_batch
     with pytest.raises(ValueError, match="convention"):
