@@ -61,6 +61,15 @@ ALPHA, POWER = 0.05, 0.8
 
 
 @dataclass(frozen=True)
+class Quote:
+    """A report's own words and where they stand: what a report package's ``reference.py``
+    transcribes for each claim (:attr:`Claim.quote`, :attr:`Claim.section`)."""
+
+    section: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Comparison:
     """What a claim compares: ``models`` (A, B) for a paired claim, (A,) for a value; the
     ``attack`` ("clean" for none), L``norm`` ``eps`` (None when clean) and the ``images``."""
@@ -405,6 +414,6 @@ def reports_dir() -> Path:
 
 __all__ = ["ALPHA", "CLAIM_COLUMNS", "DEFAULT_MARGIN", "EQUIVALENCE", "FAILS", "HOLDS", "KINDS", "NOT_BETTER",
            "OBSERVATION_COLUMNS", "SUPERIORITY", "UNJUDGED", "VALUE", "Claim", "Comparison", "Count",
-           "Observation", "Paired", "Requirement", "baseline", "claims_table", "clean_baseline", "condition",
+           "Observation", "Paired", "Quote", "Requirement", "baseline", "claims_table", "clean_baseline", "condition",
            "decide", "format_effect", "judge", "normalise", "observations_table", "quote_found", "reports_dir",
            "study_wide"]
