@@ -80,3 +80,34 @@ def test_judged_claims_and_observations_round_trip_beside_legacy_rows(tmp_path, 
                                                                   "old,c,holds,,t.csv\n")
     _, claims, _ = summary.read("quick", ["old"])
     assert claims.loc[0, "verdict"] == stats.HOLDS and list(claims.columns) == summary.CLAIM_COLUMNS
+
+
+def test_study_summary_shows_quotes_study_wide_holm_and_observations(tmp_path, monkeypatch):
+    """Two reports with one borderline claim each (p ~ 0.03): each holds within its report, neither
+    under one Holm correction over the study; a report not yet converted shows its paraphrase."""
+    import numpy as np
+
+    from lib import verdicts
+    from lib.reports.study_summary import summary as study
+
+    monkeypatch.setenv("ADV_FIGURES_DIR", str(tmp_path))
+    a = np.array([True] * 76 + [False] * 124)
+    b = np.array([True] * 60 + [False] * 16 + [True] * 5 + [False] * 119)
+    for report in ("r1", "r2"):
+        judged = verdicts.judge([verdicts.Claim(report=report, id="x", quote=f"{report} says A beats B.", section="D",
+                                                kind=verdicts.SUPERIORITY, comparison=verdicts.Comparison(("A", "B")),
+                                                data=verdicts.Paired(a, b))])
+        assert judged[0].verdict == stats.HOLDS and 0.01 < judged[0].p_raw < 0.05
+        summary.write(tmp_path / "quick" / report, _rows(), summary.claim_rows(judged),
+                      [verdicts.Observation(report, "o", "Table 1", f"{report}'s caption is wrong")])
+    summary.write(tmp_path / "quick" / "old", _rows(), [summary.claim_row(report="old", claim="c", verdict=stats.FAILS,
+                                                                          interval="ours 10 %")])
+    _, claims, problems = study.gather("quick", ["r1", "r2", "old"])
+    assert not problems
+    table = study.claims_table(claims)
+    assert table["quote"].tolist() == ["r1 says A beats B.", "r2 says A beats B.", "(c)"]
+    assert table["verdict (study-wide)"].tolist()[:2] == [stats.UNJUDGED] * 2
+    assert table.loc[2, "verdict (study-wide)"] == stats.FAILS and table.loc[2, "difference (points)"] == "ours 10 %"
+    changes = study.study_wide_changes(claims)
+    assert changes["report"].tolist() == ["r1", "r2"]
+    assert study.observations("quick", ["r1", "r2", "old"])["report"].tolist() == ["r1", "r2"]

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +72,7 @@ from lib import cache, summary, tables, verdicts
 
 FUNCTIONS = ("claims", "observations", "summary_rows", "closing_note")
 #: Report packages already in this shape (the others still write their claims the old way).
-CONVERTED: tuple[str, ...] = ()
+CONVERTED: tuple[str, ...] = ("abs_cifar",)
 _UNTYPED = (typing.Any, object, dict, list, tuple, SimpleNamespace)
 
 
@@ -179,8 +180,10 @@ def verdict_lines(claims: list[verdicts.Claim]) -> list[str]:
                      f"p = {c.p_raw:.2g} (Holm {c.p_holm:.2g})")
         if c.why_not:
             line += f"; not judged: {c.why_not}"
-        elif c.verdict == verdicts.UNJUDGED:
+        elif c.verdict == verdicts.UNJUDGED and math.isfinite(c.n_to_decide):
             line += f"; about {c.n_to_decide:,.0f} images would decide it at this effect"
+        elif c.verdict == verdicts.UNJUDGED:
+            line += "; no number of images decides it at this effect (the effect sits on the test's boundary)"
         lines.append(line)
     return lines
 
