@@ -107,8 +107,9 @@ class Count:
     n: int
 
     def __post_init__(self):
-        if isinstance(self.k, bool) or isinstance(self.n, bool) or not 0 <= int(self.k) <= int(self.n):
-            raise ValueError(f"a count needs 0 <= k <= n, got k = {self.k!r}, n = {self.n!r}")
+        if isinstance(self.k, bool) or isinstance(self.n, bool) or not 0 <= int(self.k) <= int(self.n) \
+                or int(self.n) < 1:
+            raise ValueError(f"a count needs 0 <= k <= n and n >= 1, got k = {self.k!r}, n = {self.n!r}")
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,8 @@ def test_unmeasured_claims_and_bad_claims():
         Claim(report="r", id="q", quote=" ", section="D", kind=SUPERIORITY, comparison=Comparison(("A", "B")))
     with pytest.raises(ValueError, match="twice"):
         verdicts.judge([claim("d", SUPERIORITY, None), claim("d", SUPERIORITY, None)])
+    with pytest.raises(ValueError, match="n >= 1"):
+        Count(0, 0)
     with pytest.raises(ValueError, match="same images"):
         Paired(np.ones(3, bool), np.ones(4, bool))
 
