@@ -1,11 +1,22 @@
-"""Time the expensive steps on this machine: ``make benchmark``.
+"""Time the expensive steps on this machine: ``make benchmark``. Timings belong here, not in tests.
 
-Measures, on synthetic 28 x 28 data with the library-tour CNN, one training epoch
-and the attacks over 1000 images, so profile sizes can be chosen from numbers
-rather than guesses; then compares report 002's eps sweep (on its data, the CIFAR-10 JPEG
-copy, when it is here) done the plain way (torchattacks' PGD on every image at every eps)
-with :func:`lib.sweep.worst_case_sweep` (our PGD, each image attacked only until it breaks).
-Timings belong here, not in tests.
+Sections (``--only`` picks one), each a fast path beside the plain way:
+
+- ``engine``: per model of the four reports, training and attack-step images/s in plain fp32
+  NCHW, fp32 channels_last and the engine (:mod:`lib.precision`), with the ratio
+  (:mod:`lib.benchmarks.engine`);
+- ``e2e``: one epoch of :func:`lib.train.fit` vs a plain fp32 SGD loop, :func:`lib.attacks.pgd`
+  vs a plain fp32 PGD loop, :func:`lib.evaluate.robust_accuracy` over report 002's eps grid vs
+  torchattacks' PGD on every image and eps, on report 002's paper-width CNN;
+- ``steps``: one training epoch and the attacks over 1000 images on synthetic 28 x 28 data with
+  the library-tour CNN, so profile sizes can be chosen from numbers rather than guesses;
+- ``sweep``: report 002's eps sweep (on its data, the CIFAR-10 JPEG copy, when it is here) done
+  the plain way (torchattacks' PGD on every image at every eps) vs
+  :func:`lib.sweep.worst_case_sweep` (our PGD, each image attacked only until it breaks);
+- ``abs``: ABS inference batched over images x classes vs a per-class loop;
+- ``tta``: time to accuracy of report 002's CNN, the recipe before the engine vs the engine's
+  (:mod:`lib.benchmarks.time_to_accuracy`); writes ``figures/benchmark/time_to_accuracy.png``
+  and its table (up to 10 minutes per recipe).
 """
 from __future__ import annotations
 
@@ -147,36 +158,95 @@ def sweep_vs_plain(n_images: int = 300, n_train: int = 20000, steps: int = 10,
     return pd.DataFrame(rows), summary
 
 
+SECTIONS = ("engine", "e2e", "steps", "sweep", "abs", "tta")
+
+
+def _print_table(title: str, table: pd.DataFrame, fmt: str = ".3g") -> None:
+    print(f"\n## {title}\n")
+    print(table.to_markdown(index=False, floatfmt=fmt))
+
+
+def _engine(args) -> None:
+    from lib.benchmarks import engine
+
+    table = engine.throughput(min_seconds=args.min_seconds)
+    _print_table(f"Engine vs plain fp32, images/s (engine: {table.attrs['engine']}); ratio = engine / fp32 NCHW",
+                 table, ".1f")
+    print("train: one SGD step (ABS: one inference forward pass); attack: the input gradient of the loss")
+
+
+def _e2e(args) -> None:
+    from lib.benchmarks import engine
+
+    table = engine.end_to_end(n_train=args.e2e_train, n_test=args.e2e_images)
+    _print_table(f"End to end on report 002's paper-width CNN (engine: {table.attrs['engine']})", table, ".2f")
+
+
+def _tta(args) -> None:
+    from lib import plots, tables
+    from lib.benchmarks import time_to_accuracy
+
+    table = time_to_accuracy.run(budget_s=args.tta_budget)
+    out = runtime.figures_dir() / "benchmark"
+    out.mkdir(parents=True, exist_ok=True)
+    tables.save_table(table, out / "time_to_accuracy", caption="Time to accuracy, report 002's CNN")
+    path = plots.save(time_to_accuracy.figure(table), out / "time_to_accuracy.png")
+    _print_table("Time to accuracy (report 002's CNN, accuracy after each epoch)", table, ".3f")
+    for name, part in table.groupby("recipe", sort=False):
+        hit = part[part["accuracy"] >= table.attrs["target"]]
+        when = f"{hit['seconds'].iloc[0]:.0f} s" if len(hit) else "not within the budget"
+        print(f"- {name}: best {100 * part['accuracy'].max():.1f} % in {part['seconds'].iloc[-1]:.0f} s; "
+              f"{100 * table.attrs['target']:g} % reached: {when}")
+    print(f"figure: {path}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.benchmark", description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--train", type=int, default=10000)
     parser.add_argument("--sweep-images", type=int, default=300, help="images of the sweep comparison")
-    parser.add_argument("--only", choices=("steps", "sweep", "abs"), default=None, help="run one section only")
+    parser.add_argument("--e2e-train", type=int, default=5000, help="training images of the one-epoch check")
+    parser.add_argument("--e2e-images", type=int, default=1000, help="test images of the attack checks")
+    parser.add_argument("--tta-budget", type=float, default=600.0, help="seconds per recipe of time to accuracy")
+    parser.add_argument("--min-seconds", type=float, default=3.0, help="seconds each throughput is measured over")
+    parser.add_argument("--only", choices=SECTIONS, default=None, help="run one section only")
+    parser.add_argument("--skip", choices=SECTIONS, action="append", default=[], help="leave a section out")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.only != "sweep":
-        print(run(args.images, args.train).to_markdown(index=False, floatfmt=".2f"))
-    if args.only != "steps":
-        table, s = sweep_vs_plain(args.sweep_images)
-        print(f"\n## eps sweep of report 002: plain torchattacks PGD-{s['steps']} on every image at every "
-              f"eps vs lib.sweep.worst_case_sweep\n")
-        print(table.to_markdown(index=False, floatfmt=".3g"))
-        load = ", ".join(f"{v:.2f}" for v in s["load_avg"]) if s["load_avg"] else "n/a"
-        print(f"\n{s['images']} test images of {s['dataset']}, {s['device']}, {s['threads']} threads, "
-              f"load average {load}: "
-              f"plain {s['plain_s']:.1f} s, sweep {s['sweep_s']:.1f} s, "
-              f"ratio {s['ratio']:.2f} ({'at most half' if s['ratio'] <= 0.5 else 'MORE than half'})")
-        print("accuracy: robust images / all images (wrong clean counts as broken), 95% Clopper-Pearson "
-              "interval; McNemar p: paired per-image outcomes, plain vs sweep")
-    if args.only in (None, "abs"):
-        from lib.reports.abs_cifar import benchmark as abs_benchmark
+    chosen = [args.only] if args.only else [s for s in SECTIONS if s not in args.skip]
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    print(f"device {runtime.get_device()}, {torch.get_num_threads()} threads, load average {load}")
+    for section in chosen:
+        if section == "engine":
+            _engine(args)
+        elif section == "e2e":
+            _e2e(args)
+        elif section == "steps":
+            _print_table("Steps on synthetic 28 x 28 data (SmallCNN)", run(args.images, args.train), ".2f")
+        elif section == "sweep":
+            _sweep(args)
+        elif section == "abs":
+            from lib.reports.abs_cifar import benchmark as abs_benchmark
 
-        print("\n## ABS inference (report 000): batched over images x classes vs a per-class loop\n")
-        return abs_benchmark.main([])
+            print("\n## ABS inference (report 000): batched over images x classes vs a per-class loop\n")
+            abs_benchmark.main([])
+        elif section == "tta":
+            _tta(args)
     return 0
+
+
+def _sweep(args) -> None:
+    table, s = sweep_vs_plain(args.sweep_images)
+    _print_table(f"eps sweep of report 002: plain torchattacks PGD-{s['steps']} on every image at every "
+                 "eps vs lib.sweep.worst_case_sweep", table)
+    load = ", ".join(f"{v:.2f}" for v in s["load_avg"]) if s["load_avg"] else "n/a"
+    print(f"\n{s['images']} test images of {s['dataset']}, {s['device']}, {s['threads']} threads, "
+          f"load average {load}: plain {s['plain_s']:.1f} s, sweep {s['sweep_s']:.1f} s, "
+          f"ratio {s['ratio']:.2f} ({'at most half' if s['ratio'] <= 0.5 else 'MORE than half'})")
+    print("accuracy: robust images / all images (wrong clean counts as broken), 95% Clopper-Pearson "
+          "interval; McNemar p: paired per-image outcomes, plain vs sweep")
 
 
 if __name__ == "__main__":

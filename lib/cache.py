@@ -152,9 +152,11 @@ def cached_result(name: str, key: Any, compute: Callable[[], Any], *, use_cache:
     DataFrames are stored as lists. Stored atomically under
     ``<checkpoint dir>/results/<name>-<hash>.pt``.
     """
-    from lib import runtime  # runtime sits beside cache; imported late to keep cache import-light
+    from lib import precision, runtime  # beside cache; imported late to keep cache import-light
 
-    path = Path(folder or runtime.checkpoint_dir() / "results") / f"{name}-{config_hash(name, key, RESULT_FORMAT)}.pt"
+    # The precision policy changes what attacks find (lib.precision): it is part of every key.
+    key_hash = config_hash(name, key, RESULT_FORMAT, precision.current().cache_key())
+    path = Path(folder or runtime.checkpoint_dir() / "results") / f"{name}-{key_hash}.pt"
     if use_cache and path.exists():
         return _thaw(load(path))
     result = compute()

@@ -78,13 +78,27 @@ def _module(report: str):
     return _reports.profile_module(report)
 
 
+def common_specs() -> dict[str, Param]:
+    """Parameters every notebook has without declaring them: ``precision`` (:mod:`lib.precision`)."""
+    from lib.params import Choice
+    from lib.precision import CHOICES
+
+    return {"precision": Choice(options=CHOICES, doc="arithmetic of training and attacks: 'auto' picks bf16 "
+                                "autocast where the hardware computes it natively, else fp32 (ADV_PRECISION "
+                                "overrides 'auto'); every decision is made in fp32")}
+
+
+#: The common parameters' value in every profile.
+COMMON_DEFAULTS = {"precision": "auto"}
+
+
 def profiles_of(report: str) -> dict[str, dict]:
-    return _module(report).PROFILES
+    return {name: {**COMMON_DEFAULTS, **values} for name, values in _module(report).PROFILES.items()}
 
 
 def specs_of(report: str) -> dict[str, Param]:
-    """``{name: spec}`` of every parameter of ``report`` (seed and device included)."""
-    return _module(report).PARAMS
+    """``{name: spec}`` of every parameter of ``report`` (seed, device and precision included)."""
+    return {**_module(report).PARAMS, **common_specs()}
 
 
 def default_profile(verbose: bool = True) -> str:
@@ -105,7 +119,7 @@ def resolve(report: str, profile: str | None = None, overrides: Mapping[str, Any
         raise ConfigError(f"unknown profile {profile!r}; choose from {list(PROFILE_NAMES)}")
     if overrides is not None and not isinstance(overrides, Mapping):
         raise ConfigError(f"overrides must be a dict {{name: value}}, got {type(overrides).__name__}")
-    specs, params = module.PARAMS, dict(module.PROFILES[profile])
+    specs, params = specs_of(report), dict(profiles_of(report)[profile])
     unknown = sorted(set(overrides or {}) - set(specs))
     if unknown:
         raise ConfigError(f"unknown parameter(s) {unknown} for {report!r}; "
@@ -114,10 +128,21 @@ def resolve(report: str, profile: str | None = None, overrides: Mapping[str, Any
     checked = {name: specs[name].check(name, params[name]) for name in specs}
     _check_subset_sizes(checked)
     cfg = Config(report=report, profile=profile, **checked)
+    _check_precision(cfg)
     check = getattr(module, "check", None)
     if check is not None:  # constraints between parameters, also before anything runs
         check(cfg)
     return cfg
+
+
+def _check_precision(cfg: Config) -> None:
+    """The precision asked for (or ``$ADV_PRECISION``) must exist on the device at hand."""
+    from lib import precision
+
+    try:
+        precision.resolve(cfg["precision"], cfg.get("device"))
+    except (ValueError, RuntimeError) as err:
+        raise ConfigError(str(err)) from None
 
 
 def datasets_of(params: Mapping[str, Any]) -> list[str]:

@@ -17,6 +17,7 @@ attacks *with each other*; the sweep answers "how robust is this model against a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lib.attacks.gradient import parse_norm
+from lib.attacks.gradient import for_scoring, parse_norm
 from lib.data import map_batches
 from lib.progress import progress
 from lib.stats import clopper_pearson
@@ -175,7 +176,10 @@ def worst_case_sweep(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[s
 
     For eps in increasing order and each attack in order: run it (in batches of
     ``batch_size``) on the images still unbroken; those where ``success`` holds are broken
-    from this eps on and never attacked again, their example is kept. Each returned example
+    from this eps on and never attacked again, their example is kept. Iterative attacks of
+    :mod:`lib.attacks` stop on an image at its first fooling iterate
+    (:func:`lib.attacks.for_scoring`). Success is always decided by the model in fp32, whatever
+    precision the attacks take their gradients in (:mod:`lib.precision`). Each returned example
     is checked to lie in its eps-ball (a sweep that trusted an example outside it would
     report a break that is not one). With a randomised model the success of an example is
     decided by one forward pass; evaluate such defenses with EOT inside the attacks.
@@ -196,7 +200,8 @@ def worst_case_sweep(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[s
         raise ValueError(f"eps_list must be finite numbers >= 0, got {list(eps_list)}")
     eps_grid = tuple(sorted({float(e) for e in eps_list}))
     if success is None:
-        success = lambda logits, labels: misclassified(logits, labels, reject=reject)
+        success = functools.partial(misclassified, reject=reject)
+    attacks = {name: for_scoring(attack, success) for name, attack in attacks.items()}
 
     def wins(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

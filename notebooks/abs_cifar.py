@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (adversarial-study)
 #     language: python
@@ -46,7 +46,7 @@ overrides = {}  # e.g. {"dla_epochs": 1}: any parameter of the profile
 
 # %%
 # `lib` comes first: importing it sets OpenMP's passive waiting before torch loads.
-from lib import data, plots, profiles, runtime  # isort: skip
+from lib import data, plots, precision, profiles, runtime  # isort: skip
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
@@ -60,6 +60,8 @@ from lib.reports.abs_cifar import tables as tb
 
 cfg = profiles.resolve("abs_cifar", profile, overrides)   # every parameter checked before any compute
 device = runtime.get_device(cfg.device)
+policy = precision.use(cfg.precision, device)  # gradients in bf16 where native; decisions in fp32
+print(f"precision: {policy}")
 out = cfg.out_dir
 info = data.info(cfg.dataset)
 pd.set_option("display.precision", 3)

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (adversarial-study)
 #     language: python
@@ -53,7 +53,7 @@ overrides = {}  # e.g. {"epochs": 1}: any parameter of the profile
 
 # %%
 # `lib` comes first: importing it sets OpenMP's passive waiting before torch loads.
-from lib import data, plots, profiles, runtime  # isort: skip
+from lib import data, plots, precision, profiles, runtime  # isort: skip
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
@@ -74,6 +74,8 @@ from lib.reports.attacks_adversarial_training.reference import (
 # (lib.reports.attacks_adversarial_training.profile.check, which resolve calls).
 cfg = profiles.resolve("attacks_adversarial_training", profile, overrides)
 device = runtime.get_device(cfg.device)
+policy = precision.use(cfg.precision, device)  # gradients in bf16 where native; decisions in fp32
+print(f"precision: {policy}")
 out = cfg.out_dir
 info = data.info(cfg.dataset)
 pd.set_option("display.precision", 2)

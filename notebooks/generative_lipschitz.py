@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (adversarial-study)
 #     language: python
@@ -58,7 +58,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from lib import attacks, data, plots, profiles, runtime, summary, tables
+from lib import attacks, data, plots, precision, profiles, runtime, summary, tables
 from lib.evaluate import accuracy_distortion_curve, minimal_norm_summary, predict
 from lib.reports.generative_lipschitz import experiment as exp
 from lib.reports.generative_lipschitz import figures as rfig
@@ -69,6 +69,8 @@ from lib.sweep import per_eps_table
 t_start = time.perf_counter()
 cfg = profiles.resolve("generative_lipschitz", profile, overrides)   # every value checked before compute
 device = runtime.get_device(cfg.device)
+policy = precision.use(cfg.precision, device)  # gradients in bf16 where native; decisions in fp32
+print(f"precision: {policy}")
 runtime.seed_everything(cfg.seed)
 out = cfg.out_dir
 REPORT = exp.REPORT

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (adversarial-study)
 #     language: python
@@ -35,10 +35,12 @@ import functools
 
 import pandas as pd
 
-from lib import attacks, cache, data, evaluate, models, plots, profiles, runtime, tables, train
+from lib import attacks, cache, data, evaluate, models, plots, precision, profiles, runtime, tables, train
 
 cfg = profiles.resolve("library_tour", profile, overrides)
 device = runtime.get_device(cfg.device)
+policy = precision.use(cfg.precision, device)  # gradients in bf16 where native; decisions in fp32
+print(f"precision: {policy}")
 print(f"profile {cfg.profile!r} on {device}; outputs in {cfg.out_dir}")
 cfg.table()
 

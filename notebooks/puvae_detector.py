@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (adversarial-study)
 #     language: python
@@ -61,7 +61,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from lib import plots, profiles, runtime, summary, tables, train
+from lib import plots, precision, profiles, runtime, summary, tables, train
 from lib.defenses import puvae
 from lib.reports.puvae_detector import adaptive, reference, verdicts
 from lib.reports.puvae_detector import experiment as exp
@@ -71,6 +71,8 @@ from lib.reports.puvae_detector import tables as rtab
 cfg = profiles.resolve("puvae_detector", profile, overrides)
 S = exp.check_config(cfg)          # per-dataset settings, all checked before any compute
 device = runtime.get_device(cfg.device)
+policy = precision.use(cfg.precision, device)  # gradients in bf16 where native; decisions in fp32
+print(f"precision: {policy}")
 runtime.seed_everything(cfg.seed)
 out = cfg.out_dir
 print(f"profile {cfg.profile!r} on {device}; datasets {cfg.datasets}; outputs in {out}")

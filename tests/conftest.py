@@ -91,3 +91,13 @@ def mlp():
             nn.functional.cross_entropy(model(train.x[i:i + 100]), train.y[i:i + 100]).backward()
             opt.step()
     return model.eval()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fp32_by_default():
+    """Unit tests compare with torchattacks, finite differences and exact values: fp32, whatever
+    this machine's ``auto`` would pick. Tests of the low-precision engine switch with
+    ``lib.precision.using``; the notebooks under smoke run in their profile's precision."""
+    from lib import precision
+
+    precision.use("fp32")

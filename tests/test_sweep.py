@@ -109,12 +109,26 @@ def test_worst_case_at_least_as_strong_as_each_attack_alone(mlp, batch):
 
 def test_matches_a_plain_loop_with_a_deterministic_attack(mlp, batch):
     x, y = batch
-    res = worst_case_sweep(mlp, x, y, {"bim": BIM}, EPS, batch_size=16, progress_bar=False)
+    full_steps = functools.partial(BIM, stop_when_fooled=False)
+    res = worst_case_sweep(mlp, x, y, {"bim": full_steps}, EPS, batch_size=16, progress_bar=False)
     plain = _plain_robust(mlp, x, y, BIM, EPS)
     # the plain loop is not monotone by construction; the sweep is its running minimum
     running = torch.stack([plain[:, : j + 1].all(1) for j in range(len(EPS))], 1)
     assert torch.equal(res.robust, running)
     assert len(set(res.broken_by) - {None, CLEAN, "bim"}) == 0
+    # By default the sweep stops BIM at an image's first fooling iterate: never weaker per image.
+    early = worst_case_sweep(mlp, x, y, {"bim": BIM}, EPS, batch_size=16, progress_bar=False)
+    assert not (early.robust & ~running).any()
+
+
+def test_for_scoring_turns_on_early_exit_only_where_it_is_sound():
+    scored = attacks.for_scoring(BIM)
+    assert scored.keywords["stop_when_fooled"] is True
+    kept = functools.partial(attacks.pgd, stop_when_fooled=False)
+    assert attacks.for_scoring(kept) is kept                      # the caller's choice stands
+    eot = functools.partial(attacks.pgd, eot=4)
+    assert attacks.for_scoring(eot) is eot                        # one noisy draw cannot decide
+    assert attacks.for_scoring(attacks.fgsm) is attacks.fgsm      # nothing to stop
 
 
 def test_table_columns_and_intervals(mlp, batch):

@@ -33,7 +33,7 @@ def _weights(model):
 
 def test_history_and_checkpoint(tiny, ckpt_dir):
     result = train.fit(_model(), tiny, CFG, name="m", val=tiny)
-    assert list(result.history.columns) == ["epoch", "loss", "train_acc", "val_acc", "lr", "seconds"]
+    assert list(result.history.columns) == ["epoch", "loss", "train_acc", "val_acc", "lr", "seconds", "eval_seconds"]
     assert result.history["epoch"].tolist() == [1, 2]
     assert result.path.exists() and result.path.parent == ckpt_dir
     assert not result.from_cache

@@ -12,13 +12,13 @@ pixel units, so a defended pipeline is attacked exactly like a plain model.
 """
 from lib.attacks.cw import CW_PAPER, cw_l2
 from lib.attacks.external import EXTERNAL, apgd, apgdt, fab, fold_reject, reject_as_correct, square
-from lib.attacks.gradient import NORMS, bim, check_inputs, fgsm, parse_norm, pgd, project, random_start
+from lib.attacks.gradient import NORMS, bim, check_inputs, fgsm, for_scoring, parse_norm, pgd, project, random_start
 from lib.attacks.losses import ce_loss, cw_loss, margin, reject_aware_margin
 from lib.attacks.transfer import transfer
 
 ATTACKS = {"fgsm": fgsm, "bim": bim, "pgd": pgd, "cw_l2": cw_l2}
 
 __all__ = ["ATTACKS", "CW_PAPER", "EXTERNAL", "NORMS", "apgd", "apgdt", "bim", "ce_loss", "check_inputs", "cw_l2",
-           "cw_loss", "fab", "fgsm", "fold_reject", "reject_as_correct", "square",
+           "cw_loss", "fab", "fgsm", "for_scoring", "fold_reject", "reject_as_correct", "square",
            "margin", "parse_norm", "pgd", "project", "random_start", "reject_aware_margin",
            "transfer"]

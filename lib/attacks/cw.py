@@ -5,6 +5,7 @@ import math
 
 import torch
 
+from lib import precision
 from lib.attacks.gradient import Model, _check_positive, check_inputs
 from lib.attacks.losses import margin
 
@@ -26,6 +27,11 @@ def cw_l2(model: Model, x: torch.Tensor, y: torch.Tensor, c: float = 1.0, kappa:
     up (x10 until bounded) after a failure. Returns, per image, the successful
     adversarial example of least L2 distortion found, or ``x`` itself where none
     was found; unbounded, so there is no eps.
+
+    In low precision (:mod:`lib.precision`) the optimisation runs under autocast, but an
+    iterate replaces the kept example only after the model confirms it in fp32, and every
+    distance is an fp32 norm. The search over ``c`` may be steered by a low-precision success
+    (it only chooses where to look); what is returned and measured is fp32-verified.
     """
     check_inputs(x, 0.0, "2", y)
     _check_positive(c=c, lr=lr)
@@ -43,6 +49,11 @@ def cw_l2(model: Model, x: torch.Tensor, y: torch.Tensor, c: float = 1.0, kappa:
     best_dist = torch.full_like(const, float("inf"))
     best = x.clone()
 
+    fast = precision.wrap(model)
+
+    def succeeds(f: torch.Tensor) -> torch.Tensor:
+        return (-f < -kappa) if kappa > 0 else (f > 0)
+
     for _ in range(binary_search_steps):
         w = w0.clone().requires_grad_(True)
         opt = torch.optim.Adam([w], lr=lr)
@@ -52,7 +63,7 @@ def cw_l2(model: Model, x: torch.Tensor, y: torch.Tensor, c: float = 1.0, kappa:
             with torch.enable_grad():
                 x_adv = (torch.tanh(w) + 1) / 2
                 dist = (x_adv - x).flatten(1).pow(2).sum(1)
-                logits = model(x_adv)
+                logits = fast(x_adv)
                 m = margin(logits, y)  # > 0 means misclassified (untargeted)
                 f = (-m if targeted else m)
                 objective = dist + const * (-f).clamp(min=-kappa)
@@ -61,8 +72,13 @@ def cw_l2(model: Model, x: torch.Tensor, y: torch.Tensor, c: float = 1.0, kappa:
                 total.backward()
             opt.step()
             with torch.no_grad():
-                success = (-f < -kappa) if kappa > 0 else (f > 0)
+                success = succeeds(f)
                 improved = success & (dist < best_dist)
+                if fast is not model and improved.any():
+                    # Keep only what the fp32 model confirms (a candidate is re-scored once).
+                    idx = improved.nonzero().squeeze(1)
+                    m32 = margin(model(x_adv[idx].detach()), y[idx])
+                    improved = improved.index_put((idx,), succeeds(-m32 if targeted else m32))
                 best_dist = torch.where(improved, dist, best_dist)
                 best[improved] = x_adv.detach()[improved]
                 succeeded |= success

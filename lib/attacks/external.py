@@ -18,6 +18,9 @@ AutoAttack, these attacks return the *clean* image wherever they found no advers
 example. Defaults follow AutoAttack's "standard" version (100 steps, 1 restart, 5000 queries),
 which runs APGD-CE, APGD-T (9 target classes), FAB-T (``fab(targeted=True)``) and Square.
 
+In low precision (:mod:`lib.precision`) torchattacks is given the model under autocast, with
+fp32 logits; its internal choices rest on them, and every caller scores the result in fp32.
+
 Around every call the wrappers keep the caller's state intact: the model is attacked in
 eval mode and every submodule's training flag is restored afterwards; torchattacks seeds
 torch's global generator from ``seed`` (so a call is deterministic), and the caller's
@@ -41,6 +44,7 @@ import functools
 import torch
 from torch import nn
 
+from lib import precision
 from lib.attacks.gradient import check_inputs, project
 
 _TA_NORM = {"inf": "Linf", "2": "L2"}
@@ -131,6 +135,10 @@ def _run(build, model, x: torch.Tensor, y: torch.Tensor, eps: float, norm, rejec
     if eps == 0:
         return x.clone()
     flags = _training_flags(model)
+    # torchattacks sees the model through the precision policy (fp32 logits computed under
+    # autocast); its result is scored again in fp32 by every caller (lib.sweep, lib.evaluate),
+    # so a success that holds only in low precision is never counted.
+    model = precision.wrap(model)
     grad_mode = torch.no_grad() if gradient_free else torch.enable_grad()
     try:
         with torch.random.fork_rng(devices=_cuda_devices(x)), grad_mode:

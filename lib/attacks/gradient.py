@@ -13,14 +13,22 @@ from ``x``, PGD many steps from a random point of the ball.
 
 Losses are per-sample, ``loss(logits, y) -> (N,)``, and are *maximised*
 (untargeted) or *minimised* (targeted, ``y`` is then the target class).
+
+Precision (:mod:`lib.precision`): gradients are taken through the model under the current
+policy (bf16 autocast and ``channels_last`` where the hardware computes bf16 natively), but
+every decision is made by the model in fp32: which restart wins, and, with
+``stop_when_fooled``, whether an iterate fools the model. An iterate that fools the model only
+in low precision is not frozen; the attack goes on with it.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
 import torch
 
+from lib import precision
 from lib.attacks.losses import ce_loss
 
 Model = Callable[[torch.Tensor], torch.Tensor]
@@ -132,6 +140,21 @@ def _fooled(logits: torch.Tensor, y: torch.Tensor, targeted: bool, success) -> t
     return (logits.argmax(1) == y) if targeted else (logits.argmax(1) != y)
 
 
+def _fooled_fp32(model: Model, fast: Model, x: torch.Tensor, logits: torch.Tensor, y: torch.Tensor,
+                 targeted: bool, success) -> torch.Tensor:
+    """Which of ``x`` fool ``model`` in fp32, given ``logits`` the gradient pass computed (through
+    ``fast``, perhaps in low precision). Only the images those logits call fooled are checked
+    again, by the model itself in fp32, so the check costs a forward pass on the few candidates;
+    an image that fools only the low-precision pass is not counted. (N,) bool."""
+    hit = _fooled(logits, y, targeted, success)
+    if fast is model or not hit.any():
+        return hit
+    idx = hit.nonzero().squeeze(1)
+    with torch.no_grad():
+        confirmed = _fooled(model(x[idx]), y[idx], targeted, success)
+    return hit.index_put((idx,), confirmed)
+
+
 # --------------------------------------------------------------------------- attacks
 def fgsm(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "inf", *,
          loss: Loss = ce_loss, targeted: bool = False, eot: int = 1) -> torch.Tensor:
@@ -141,7 +164,7 @@ def fgsm(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str =
     This is report 002, eq. (2), and report 001, section 2.3.1.
     """
     norm = check_inputs(x, eps, norm, y)
-    grad = _gradient(model, x, y, loss, targeted, eot)
+    grad = _gradient(precision.wrap(model), x, y, loss, targeted, eot)
     delta = project(eps * _ascent_direction(grad, norm), eps, norm)
     return (x + delta).clamp(0, 1).detach()
 
@@ -179,6 +202,7 @@ def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = 
     if step_size is None:
         step_size = 2.5 * eps / steps
     x = x.detach()
+    fast = precision.wrap(model)
     best, best_value = x.clone(), None
     done = torch.zeros(len(x), dtype=torch.bool, device=x.device)
     for _ in range(restarts):
@@ -187,9 +211,9 @@ def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = 
         active = (~done).nonzero().squeeze(1) if stop_when_fooled else torch.arange(len(x), device=x.device)
         for _ in range(steps):
             xa, ya, x0 = x_adv[active], y[active], x[active]
-            grad, logits = _gradient(model, xa, ya, loss, targeted, eot, with_logits=True)
+            grad, logits = _gradient(fast, xa, ya, loss, targeted, eot, with_logits=True)
             if stop_when_fooled:
-                standing = ~_fooled(logits, ya, targeted, success)
+                standing = ~_fooled_fp32(model, fast, xa, logits, ya, targeted, success)
                 active, xa, x0, grad = active[standing], xa[standing], x0[standing], grad[standing]
                 if len(active) == 0:
                     break
@@ -220,11 +244,32 @@ def _start(x, eps, norm, rand: bool, generator) -> torch.Tensor:
 
 def bim(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "inf",
         steps: int = 10, step_size: float | None = None, *, loss: Loss = ce_loss,
-        targeted: bool = False, eot: int = 1) -> torch.Tensor:
+        targeted: bool = False, eot: int = 1,
+        success: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        stop_when_fooled: bool = False) -> torch.Tensor:
     """Basic iterative method / I-FGSM (Kurakin et al. 2017; report 001, section 2.3.2).
 
     PGD without the random start: iterated FGSM steps from ``x``, each clipped to the
-    eps-ball and [0, 1]. ``step_size`` defaults to ``2.5 * eps / steps``.
+    eps-ball and [0, 1]. ``step_size`` defaults to ``2.5 * eps / steps``; ``success`` and
+    ``stop_when_fooled`` as in :func:`pgd`.
     """
     return pgd(model, x, y, eps, norm, steps, step_size, random_start=False,
-               loss=loss, targeted=targeted, eot=eot)
+               loss=loss, targeted=targeted, eot=eot, success=success, stop_when_fooled=stop_when_fooled)
+
+
+def for_scoring(attack: Callable, success=None) -> Callable:
+    """``attack`` as an evaluation runs it, which only asks *whether* an image breaks: an
+    iterative attack of this module (a ``functools.partial`` of :func:`pgd` or :func:`bim`, or
+    the function itself) stops iterating on an image at its first iterate that fools the model
+    (``stop_when_fooled``, judged by ``success`` when given), unless the caller set
+    ``stop_when_fooled`` or needs ``eot > 1``. That is never weaker per image (a fooling iterate
+    is kept instead of being stepped past) and costs only the images still standing. Any other
+    attack is returned as it is."""
+    func = getattr(attack, "func", attack)
+    kw = dict(getattr(attack, "keywords", None) or {})
+    if func not in (pgd, bim) or "stop_when_fooled" in kw or kw.get("eot", 1) != 1:
+        return attack
+    extra = {"stop_when_fooled": True}
+    if success is not None and "success" not in kw and not kw.get("targeted", False):
+        extra["success"] = success
+    return functools.partial(attack, **extra)

@@ -42,7 +42,7 @@ import torch
 
 from lib import runtime
 from lib.data import sources
-from lib.data.augment import crop_flip, random_shift
+from lib.data.augment import alternating_flips, crop_flip, flip_translate, random_shift
 from lib.data.catalog import (
     CIFAR10_CLASSES,
     DATASETS,
@@ -61,8 +61,8 @@ from lib.data.splits import batches, map_batches, stratified_index, stratified_s
 
 __all__ = [
     "CIFAR10_CLASSES", "DATASETS", "DEBIAN_FASHION_MNIST", "FASHION_CLASSES", "MNIST_CLASSES", "SPLITS",
-    "DatasetInfo", "DatasetUnavailable", "ImageData", "batches", "check_split", "class_names", "crop_flip",
-    "ensure", "fetch", "info", "install_debian_fashion_mnist", "load", "mirror_dir", "random_shift",
+    "DatasetInfo", "DatasetUnavailable", "ImageData", "alternating_flips", "batches", "check_split", "class_names", "crop_flip",
+    "ensure", "fetch", "flip_translate", "info", "install_debian_fashion_mnist", "load", "mirror_dir", "random_shift",
     "split_size", "stratified_index", "stratified_subset", "synthetic", "train_val_split",
 ]
 

@@ -14,6 +14,23 @@ def crop_flip(x: torch.Tensor, padding: int = 4, generator: torch.Generator | No
     return torch.where(flip.view(n, 1, 1, 1), shifted.flip(3), shifted)
 
 
+def alternating_flips(coins: torch.Tensor, index: torch.Tensor, epoch: int) -> torch.Tensor:
+    """Which images of a batch to flip in ``epoch`` (Keller Jordan's airbench): image ``i`` is
+    flipped iff ``coins[i] xor (epoch mod 2)``, with ``coins`` one fixed boolean per training
+    image. Every image is seen both ways in any two consecutive epochs, which a fresh coin per
+    epoch only achieves on average. ``index``: (N,) positions of the batch's images; -> (N,) bool."""
+    return coins[index.cpu()] ^ bool(epoch % 2)
+
+
+def flip_translate(x: torch.Tensor, flip: torch.Tensor, pixels: int = 2,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Flip the images where ``flip`` (N,) holds (see :func:`alternating_flips`), then translate
+    each by up to ``pixels`` with reflection padding: airbench's augmentation, with which it
+    reaches 94 % on CIFAR-10 in under 10 epochs. x: N x C x H x W."""
+    x = torch.where(flip.to(x.device).view(-1, 1, 1, 1), x.flip(3), x)
+    return random_shift(x, pixels, generator, mode="reflect") if pixels else x
+
+
 def random_shift(x: torch.Tensor, pixels: int, generator: torch.Generator | None = None,
                  mode: str = "constant") -> torch.Tensor:
     """Shift each image by up to ``pixels`` in each direction (pad by ``mode``, then crop)."""

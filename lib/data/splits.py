@@ -49,9 +49,11 @@ def train_val_split(data: ImageData, n_val: int, seed: int = 0) -> tuple[ImageDa
 
 
 def batches(data: ImageData, batch_size: int, *, shuffle: bool = False,
-            generator: torch.Generator | None = None, device=None
-            ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield ``(x, y)`` mini-batches on ``device``; the last batch may be smaller."""
+            generator: torch.Generator | None = None, device=None, with_index: bool = False
+            ) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Yield ``(x, y)`` mini-batches on ``device``; the last batch may be smaller. With
+    ``with_index=True``, ``(x, y, index)``: where each image sits in ``data`` (for per-image
+    augmentation state such as alternating flips)."""
     n = len(data)
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     for start in range(0, n, batch_size):
@@ -59,7 +61,7 @@ def batches(data: ImageData, batch_size: int, *, shuffle: bool = False,
         x, y = data.x[idx], data.y[idx]
         if device is not None:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        yield x, y
+        yield (x, y, idx) if with_index else (x, y)
 
 
 def map_batches(fn, *tensors: torch.Tensor, batch_size: int = 500):

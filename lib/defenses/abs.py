@@ -29,6 +29,11 @@ The inner minimisation is what an attacker must differentiate through. Two ways:
   when the inner loop has not converged. The prototype choice is piecewise constant in x.
 
 Images N x 3 x 32 x 32 in [0, 1] -> logits N x K; ``forward`` works under ``no_grad`` too.
+
+Precision (:mod:`lib.precision`): the inner Adam steps decode under the current policy's
+autocast (bf16 where the hardware computes it natively), which is where inference spends its
+time; the choice of prototypes (a difference of large sums over D = 3072 values, which bf16
+would cancel away) and the final bound, i.e. the logits every decision is made on, are fp32.
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ import math
 import torch
 from torch import nn
 
+from lib import precision
 from lib.models.generative.abs_vae import ClassVAEs
 
 MODES = ("danskin", "unrolled")
@@ -137,8 +143,9 @@ class ABS(nn.Module):
         """(K, M, D) prototypes decoded by every class, their squared norms (K, M), and the
         prototypes' squared latent norms (M,); computed once, then reused for every image."""
         if self._decoded is None:
-            parts = [self.vaes.decode(p[:, None].expand(-1, self.vaes.num_classes, -1)).flatten(2)
-                     for p in self.prototypes.split(1000)]
+            with _full_precision(self.prototypes):
+                parts = [self.vaes.decode(p[:, None].expand(-1, self.vaes.num_classes, -1)).flatten(2)
+                         for p in self.prototypes.split(1000)]
             recs = torch.cat(parts).transpose(0, 1).contiguous()          # (K, M, D)
             self._decoded = (recs, (recs * recs).sum(2), (self.prototypes ** 2).sum(1))
         return self._decoded
@@ -146,7 +153,7 @@ class ABS(nn.Module):
     def initial_latents(self, x: torch.Tensor) -> torch.Tensor:
         """Best prototype per image and class: x (N, D) -> latents (N, K, latent)."""
         recs, recs_sq, z_sq = self.decoded()
-        with torch.no_grad():
+        with torch.no_grad(), _full_precision(x):
             best = prototype_bounds(x.detach(), recs, recs_sq, z_sq, self.beta).argmin(2)   # (N, K)
         return self.prototypes[best]
 
@@ -159,9 +166,14 @@ class ABS(nn.Module):
         """z* (N, K, latent) after ``steps`` Adam steps from the best prototypes; x (N, D)."""
         z0 = self.initial_latents(x)
         target = x if create_graph else x.detach()
+        policy = precision.current()
+
+        def objective(z):
+            with policy.autocast():
+                return self._bound(target, z).float()
+
         with torch.enable_grad():
-            return latent_adam(z0, lambda z: self._bound(target, z), self.steps, self.lr, self.clip,
-                               create_graph=create_graph)
+            return latent_adam(z0, objective, self.steps, self.lr, self.clip, create_graph=create_graph)
 
     def bounds(self, x: torch.Tensor) -> torch.Tensor:
         """Per-class bound l_c(x) (N, K), x images N x 3 x 32 x 32 in [0, 1]; differentiable in x
@@ -184,6 +196,11 @@ class ABS(nn.Module):
         with torch.no_grad():
             z = self.optimal_latents(x.flatten(1))
             return self.vaes.decode(z)
+
+
+def _full_precision(t: torch.Tensor):
+    """A block computed in fp32 even inside an attack's autocast."""
+    return torch.autocast(t.device.type, enabled=False)
 
 
 def reference_logits(model: ABS, x: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from lib import cache, runtime
+from lib import cache, precision, runtime
 from lib.data import ImageData
 from lib.models.registry import register
 from lib.progress import progress
@@ -132,11 +132,13 @@ def fit_class_vaes(model: ClassVAEs, train: ImageData, cfg: VAETrainConfig, *, n
     """Train the K VAEs, each on its own class's images only, or load them from the cache
     (``<checkpoint dir>/<name>-<hash>.pt``, keyed by architecture, data and settings). An
     epoch is ``ceil(n_c / batch)`` steps, n_c the smallest class's size; each step takes
-    ``batch`` images of every class (reshuffled per epoch). Returns the model in eval mode
+    ``batch`` images of every class (reshuffled per epoch), in the precision policy of
+    :mod:`lib.precision` (which enters the key). Returns the model in eval mode
     and ``{"history": [...], "key", "from_cache"}``."""
     device = runtime.get_device(device)
-    model = model.to(device)
-    key = cache.config_hash(cache.architecture(model), train, asdict(cfg))
+    policy = precision.current()
+    model = policy.prepare(model.to(device))
+    key = cache.config_hash(cache.architecture(model), train, asdict(cfg), policy.cache_key())
     path = runtime.checkpoint_dir() / f"{name}-{key}.pt"
     if use_cache and path.exists():
         state = cache.load(path, map_location=device)
@@ -156,7 +158,8 @@ def fit_class_vaes(model: ClassVAEs, train: ImageData, cfg: VAETrainConfig, *, n
         for s in range(steps):
             idx = [p[(torch.arange(cfg.batch_size) + s * cfg.batch_size) % len(p)] for p in perms]
             x = torch.stack([g[i] for g, i in zip(groups, idx)], 1).to(device)   # (B, K, 3, 32, 32)
-            loss = model.loss(x, cfg.beta, gen)
+            with policy.autocast():
+                loss = model.loss(x, cfg.beta, gen)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"class-VAE training diverged at epoch {epoch + 1}; lower lr")
             opt.zero_grad(set_to_none=True)

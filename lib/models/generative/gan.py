@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib import cache, runtime
+from lib import cache, precision, runtime
 from lib import data as data_mod
 from lib.models.registry import register
 from lib.progress import progress
@@ -172,11 +172,12 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, train: data_mod.Im
     if bad:
         raise ValueError(f"checkpoints {bad} lie outside epochs 1..{epochs}")
     device = runtime.get_device(device)
-    generator, discriminator = generator.to(device), discriminator.to(device)
+    policy = precision.current()
+    generator, discriminator = policy.prepare(generator.to(device)), policy.prepare(discriminator.to(device))
     marks = sorted({int(c) for c in checkpoints} | {epochs})
     key = cache.config_hash(cache.architecture(generator), cache.architecture(discriminator), train,
                             dict(epochs=epochs, k=k, batch_size=batch_size, lr=lr, betas=list(betas),
-                                 marks=marks, n_fixed=n_fixed, seed=seed))
+                                 marks=marks, n_fixed=n_fixed, seed=seed), policy.cache_key())
     path = runtime.checkpoint_dir() / f"{name}-{key}.pt"
     if use_cache and path.exists():
         state = cache.load(path, map_location=device)
@@ -199,7 +200,8 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, train: data_mod.Im
         d_steps = g_steps = 0
         for x, _ in data_mod.batches(train, batch_size, shuffle=True, generator=order, device=device):
             z = torch.randn(len(x), generator.z_dim, device=device)
-            d_loss, d_real, d_fake = discriminator_loss(generator, discriminator, x, z)
+            with policy.autocast():
+                d_loss, d_real, d_fake = discriminator_loss(generator, discriminator, policy.images(x), z)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
@@ -208,7 +210,8 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, train: data_mod.Im
             step += 1
             if step % k == 0:
                 z = torch.randn(batch_size, generator.z_dim, device=device)
-                g_loss = generator_loss(generator, discriminator, z)
+                with policy.autocast():
+                    g_loss = generator_loss(generator, discriminator, z)
                 opt_g.zero_grad(set_to_none=True)
                 g_loss.backward()
                 opt_g.step()

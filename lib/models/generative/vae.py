@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib import cache, runtime
+from lib import cache, precision, runtime
 from lib import data as data_mod
 from lib.models.registry import register
 from lib.progress import progress
@@ -82,9 +82,10 @@ def train_vae(model: VAE, train: data_mod.ImageData, *, epochs: int, batch_size:
     if epochs < 1 or batch_size < 1 or not lr > 0:
         raise ValueError(f"need epochs >= 1, batch_size >= 1, lr > 0; got {epochs}, {batch_size}, {lr}")
     device = runtime.get_device(device)
-    model = model.to(device)
+    policy = precision.current()
+    model = policy.prepare(model.to(device))
     key = cache.config_hash(cache.architecture(model), train, dict(epochs=epochs, batch_size=batch_size,
-                                                                    lr=lr, seed=seed))
+                                                                    lr=lr, seed=seed), policy.cache_key())
     path = runtime.checkpoint_dir() / f"{name}-{key}.pt"
     if use_cache and path.exists():
         state = cache.load(path, map_location=device)
@@ -99,7 +100,9 @@ def train_vae(model: VAE, train: data_mod.ImageData, *, epochs: int, batch_size:
         model.train()
         sums, seen = [0.0, 0.0], 0
         for x, _ in data_mod.batches(train, batch_size, shuffle=True, generator=gen, device=device):
-            rec, kl = vae_terms(model, x)
+            with policy.autocast():
+                rec, kl = vae_terms(model, policy.images(x))
+                rec, kl = rec.float(), kl.float()
             loss = (rec + kl).mean()
             if not torch.isfinite(loss):
                 raise RuntimeError(f"VAE {name} diverged at epoch {epoch + 1} (lr={lr:g}); lower the learning rate")
