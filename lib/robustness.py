@@ -6,6 +6,9 @@ Adversarial Example Defenses").
   FGSM, our PGD on cross-entropy and on the margin (restarts, each image frozen at the first
   iterate that fools the model), APGD-CE, APGD-DLR and the gradient-free Square attack;
   for a pipeline with a reject logit, the reject-aware versions of each.
+- :data:`THREATS`, :func:`strong_set`: the one registry of those sets by threat model (L-inf,
+  L2, and their reject-aware variants), which a report extends with its own attacks (before
+  the set, or among its gradient attacks) instead of rebuilding it.
 - :func:`convergence`: accuracy under PGD against its steps and its restarts, with
   McNemar's test between the two largest budgets: an evaluation has converged when more
   budget buys nothing beyond noise (Carlini et al. 2019, section 4.7).
@@ -91,6 +94,36 @@ def attack_set(norm: str = "inf", budget: Budget = Budget(), *, reject: bool = F
     if square:
         out[GRADIENT_FREE] = gen_free
     return out
+
+
+#: The registry's threat models: name -> (norm, reject-aware). A report picks one with
+#: :func:`strong_set` and extends it; it does not assemble its own strong set.
+THREATS = {"Linf": ("inf", False), "L2": ("2", False), "Linf-reject": ("inf", True), "L2-reject": ("2", True)}
+
+
+def strong_set(threat: str, budget: Budget = Budget(), *, first: dict | None = None, gradient: dict | None = None,
+               without: Sequence[str] = (), square: bool = True) -> dict:
+    """The strong set of the registry for ``threat`` (a key of :data:`THREATS`), extended by a
+    report: ``first`` runs before it (cheap, report-specific attacks: the report's own attack,
+    a transfer attack), ``gradient`` after its gradient attacks but before the gradient-free
+    Square (attacks specific to the defense, e.g. through an unrolled inner loop), so that
+    Square's breaks still measure what every gradient attack missed; ``without`` drops entries
+    of the registry by name (one the report's own sweep already ran). Every entry is a
+    ``functools.partial`` (cacheable); a name used twice is refused."""
+    if threat not in THREATS:
+        raise ValueError(f"threat must be one of {sorted(THREATS)}, got {threat!r}")
+    norm, reject = THREATS[threat]
+    base = attack_set(norm, budget, reject=reject, square=square)
+    unknown = [w for w in without if w not in base]
+    if unknown:
+        raise ValueError(f"without: {unknown} are not in the {threat} set {list(base)}")
+    first, gradient = dict(first or {}), dict(gradient or {})
+    clash = (set(first) & set(gradient)) | ((set(first) | set(gradient)) & (set(base) - set(without)))
+    if clash:
+        raise ValueError(f"attack names used twice: {sorted(clash)}")
+    tail = {GRADIENT_FREE: base.pop(GRADIENT_FREE)} if GRADIENT_FREE in base else {}
+    kept = {k: v for k, v in base.items() if k not in without}
+    return {**first, **kept, **gradient, **{k: v for k, v in tail.items() if k not in without}}
 
 
 # --------------------------------------------------------------------------- checks
@@ -321,7 +354,7 @@ def defended_vs_baseline(defense: SweepResult, baseline: SweepResult, eps: float
                 baseline=float(baseline.robust[:, j_b].float().mean()), p_value=t.p_value, test=t)
 
 
-__all__ = ["GRADIENT_FREE", "SINGLE_STEP", "WORST_CASE", "Budget", "ExpectedModel", "attack_set", "checks",
-           "convergence",
+__all__ = ["GRADIENT_FREE", "SINGLE_STEP", "THREATS", "WORST_CASE", "Budget", "ExpectedModel", "attack_set", "checks",
+           "convergence", "strong_set",
            "defended_vs_baseline", "eot_sweep", "random_accuracy", "sanity_table", "single_step_vs_iterative",
            "unbounded", "worst_case_row"]

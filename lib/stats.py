@@ -15,6 +15,18 @@ This module says how wide, and whether a claim survives it:
   says so, *refuted* when it says the opposite, and otherwise cannot be judged at this ``n``.
 - :func:`n_for_half_width`: how many images a profile needs for a given interval width.
 - :func:`format_interval`: ``"61.2 [57.0, 65.3]"`` for tables.
+
+For judging a report's claims (:mod:`lib.verdicts` decides; the tests live here):
+
+- :func:`paired_counts`, :func:`newcombe_paired`: the 2 x 2 table of two models on the same
+  images and Newcombe's (1998, paired paper, method 10) score interval for the difference of
+  their accuracies, built from Wilson intervals (:func:`wilson`);
+- :func:`paired_margin_p`, :func:`binomial_margin_p`: one-sided p-values against a margin
+  (paired: by inverting Newcombe's interval; one sample: exact binomial tails), the parts of
+  the two one-sided tests (TOST) of equivalence (Schuirmann 1987);
+- :func:`holm`: Holm's (1979) step-down adjustment of a family of p-values;
+- :func:`n_mcnemar`, :func:`n_margin`: how many images would decide a claim at the observed
+  effect with 80 % power (Connor 1987 for McNemar; the normal approximation for margins).
 """
 from __future__ import annotations
 
@@ -262,3 +274,168 @@ def format_interval(acc: float, low: float, high: float, digits: int = 1) -> str
         return "n/a"
     f = f"{{:.{digits}f}}"
     return f"{f.format(100 * acc)} [{f.format(100 * low)}, {f.format(100 * high)}]"
+
+
+# --------------------------------------------------------------------------- claims: paired data, margins, Holm
+@dataclass(frozen=True)
+class PairedCounts:
+    """Two models (or evaluations) on the same ``n`` images: right for both, for A only, for B only,
+    for neither."""
+
+    both: int
+    a_only: int
+    b_only: int
+    neither: int
+
+    @property
+    def n(self) -> int:
+        return self.both + self.a_only + self.b_only + self.neither
+
+    @property
+    def difference(self) -> float:
+        """acc(A) - acc(B), a fraction in [-1, 1] (nan with no images)."""
+        return (self.a_only - self.b_only) / self.n if self.n else float("nan")
+
+
+def paired_counts(a_correct, b_correct) -> PairedCounts:
+    """The 2 x 2 table of per-image flags (N,) for A and B, aligned image by image."""
+    a, b = _as_bool(a_correct, "a_correct"), _as_bool(b_correct, "b_correct")
+    if len(a) != len(b):
+        raise ValueError(f"paired outcomes need the same images: {len(a)} vs {len(b)}")
+    return PairedCounts(int((a & b).sum()), int((a & ~b).sum()), int((~a & b).sum()), int((~a & ~b).sum()))
+
+
+def wilson(k: float, n: float, z: float) -> tuple[float, float]:
+    """Wilson's score interval for ``k / n`` at normal quantile ``z`` (1.96 for 95 %)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _newcombe_z(t: PairedCounts, z: float) -> tuple[float, float]:
+    """Newcombe's method 10 at normal quantile ``z``: Wilson intervals for both marginal
+    accuracies, combined with the correlation phi of the 2 x 2 table (its numerator shrunk
+    by n / 2 when positive, 0 when any margin is empty, as in the paper)."""
+    n = t.n
+    k1, k2 = t.both + t.a_only, t.both + t.b_only
+    p1, p2 = k1 / n, k2 / n
+    (l1, u1), (l2, u2) = wilson(k1, n, z), wilson(k2, n, z)
+    margins = (k1, n - k1, k2, n - k2)
+    num = t.both * t.neither - t.a_only * t.b_only
+    num = max(num - n / 2, 0.0) if num > 0 else num
+    phi = 0.0 if min(margins) == 0 else num / math.sqrt(math.prod(float(m) for m in margins))
+    d = p1 - p2
+    low = d - math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
+    high = d + math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
+    return max(-1.0, low), min(1.0, high)
+
+
+def newcombe_paired(t: PairedCounts, level: float = 0.95) -> tuple[float, float, float]:
+    """``(difference, low, high)``: acc(A) - acc(B) on the same images with Newcombe's (1998)
+    score interval for paired proportions (method 10), which stays inside [-1, 1] and keeps
+    its coverage where the Wald interval does not (few discordant images, rates near 0 or 1)."""
+    level = _check_level(level)
+    if t.n == 0:
+        return float("nan"), float("nan"), float("nan")
+    low, high = _newcombe_z(t, float(_st.norm.ppf(0.5 + level / 2)))
+    return t.difference, low, high
+
+
+def _z_where(bound, threshold: float, rising: bool) -> float:
+    """The normal quantile z >= 0 at which ``bound(z)`` (monotone in z, ``bound(0)`` the point
+    estimate) reaches ``threshold``; ``inf`` if it never does up to z = 40."""
+    lo, hi = 0.0, 40.0
+    if (bound(hi) < threshold) if rising else (bound(hi) > threshold):
+        return math.inf
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        reached = bound(mid) >= threshold if rising else bound(mid) <= threshold
+        lo, hi = (lo, mid) if reached else (mid, hi)
+    return (lo + hi) / 2
+
+
+def paired_margin_p(t: PairedCounts, margin: float, below: bool) -> float:
+    """One-sided p-value for "acc(A) - acc(B) < margin" (``below=True``; null: difference >=
+    margin) or "> margin" (``below=False``), by inverting Newcombe's interval: the p-value is
+    the one-sided level at which the interval's bound first excludes ``margin``. Consistent
+    with :func:`newcombe_paired`: at p < alpha the (1 - 2 alpha) interval excludes the margin
+    on that side. Two such tests at +-margin are the TOST of equivalence."""
+    d = t.difference
+    if t.n == 0 or math.isnan(d):
+        return float("nan")
+    if below:   # the upper bound must fall below the margin
+        if d >= margin:
+            return 1.0 - paired_margin_p(t, margin, below=False) if d > margin else 0.5
+        z = _z_where(lambda z: _newcombe_z(t, z)[1], margin, rising=True)
+    else:
+        if d <= margin:
+            return 1.0 - paired_margin_p(t, margin, below=True) if d < margin else 0.5
+        z = _z_where(lambda z: _newcombe_z(t, z)[0], margin, rising=False)
+    return float(_st.norm.sf(z))
+
+
+def binomial_margin_p(k: int, n: int, value: float, below: bool) -> float:
+    """Exact one-sided binomial p-value for "the rate behind k / n is below ``value``"
+    (``below=True``; null: rate >= value) or "above ``value``". A value outside [0, 1] makes
+    the null impossible (p = 0); at the edges the tail is exact."""
+    k, n = int(k), int(n)
+    if n <= 0:
+        return float("nan")
+    if below:
+        return 0.0 if value > 1 else (1.0 if value <= 0 else float(_st.binom.cdf(k, n, value)))
+    return 0.0 if value < 0 else (1.0 if value >= 1 else float(_st.binom.sf(k - 1, n, value)))
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjusted p-values, in the input order: sort the m p-values, multiply
+    the i-th smallest by (m - i + 1), make them non-decreasing, cap at 1. A claim is rejected
+    at family-wise level alpha when its adjusted p < alpha. NaN entries (claims not tested)
+    are not in the family and stay NaN."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    if (p[tested] < 0).any() or (p[tested] > 1).any():
+        raise ValueError(f"p-values must lie in [0, 1], got {p[tested]}")
+    order = tested[np.argsort(p[tested], kind="stable")]
+    m = len(order)
+    scaled = np.minimum(1.0, p[order] * (m - np.arange(m)))
+    out[order] = np.maximum.accumulate(scaled)
+    return out
+
+
+def holm_threshold(p_values, i: int, alpha: float = 0.05) -> float:
+    """The level Holm's procedure holds entry ``i`` to: alpha / (m - rank + 1), its rank among
+    the tested p-values (1 = smallest); nan where entry ``i`` is not tested."""
+    p = np.asarray(p_values, dtype=float)
+    if np.isnan(p[i]):
+        return float("nan")
+    tested = np.flatnonzero(~np.isnan(p))
+    rank = 1 + int(np.flatnonzero(tested[np.argsort(p[tested], kind="stable")] == i)[0])
+    return alpha / (len(tested) - rank + 1)
+
+
+def n_mcnemar(t: PairedCounts, alpha: float, power: float = 0.8) -> float:
+    """Images that would make McNemar's test (two-sided, level ``alpha``) reject with
+    probability ``power`` if the discordant rates were those observed (Connor 1987):
+    n = (z_{1-alpha/2} sqrt(psi) + z_power sqrt(psi - d^2))^2 / d^2 with psi the discordant
+    share and d the difference. ``inf`` when the observed difference is 0."""
+    if t.n == 0 or t.a_only == t.b_only:
+        return math.inf
+    psi, d = (t.a_only + t.b_only) / t.n, t.difference
+    za, zb = _st.norm.isf(alpha / 2), _st.norm.ppf(power)
+    return float(math.ceil((za * math.sqrt(psi) + zb * math.sqrt(max(psi - d * d, 0.0))) ** 2 / (d * d)))
+
+
+def n_margin(variance: float, distance: float, alpha: float, power: float = 0.8) -> float:
+    """Images that would put a one-sided test against a margin at level ``alpha`` past it with
+    probability ``power``, when the estimate lies ``distance`` from the margin and one image
+    contributes ``variance`` (p (1 - p) for an accuracy; psi - d^2 for a paired difference):
+    n = (z_{1-alpha} + z_power)^2 variance / distance^2 (normal approximation). ``inf`` when
+    the estimate sits on the margin."""
+    if not distance > 0:
+        return math.inf
+    z = _st.norm.isf(alpha) + _st.norm.ppf(power)
+    return float(max(1, math.ceil(z * z * variance / (distance * distance))))

@@ -119,19 +119,25 @@ class SweepResult:
 
 def cached_sweep(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[str, Attack],
                  eps_list: Sequence[float], *, name: str = "sweep", use_cache: bool = True,
-                 **kwargs) -> SweepResult:
+                 seed: int | None = None, **kwargs) -> SweepResult:
     """:func:`worst_case_sweep`, remembered across runs by the model's weights, the images,
     the attacks (function and arguments) and every other argument (see
     :func:`lib.cache.cached_result`), so a re-run with cached checkpoints does not attack again.
     Attacks must be module-level functions or ``functools.partial`` of them (a lambda cannot
-    be fingerprinted, and is refused)."""
-    from lib import cache
+    be fingerprinted, and is refused). ``seed`` (part of the key) seeds the global generators
+    inside the computation, for attacks that draw from them (random starts): the result then
+    does not depend on what ran before it."""
+    from lib import cache, runtime
 
     key = dict(model=model, x=x, y=y, attacks=dict(attacks), eps=sorted(float(e) for e in eps_list),
                kwargs={k: v for k, v in kwargs.items() if k != "progress_bar"})
+    if seed is not None:
+        key["seed"] = int(seed)
     fields = [f.name for f in dataclasses.fields(SweepResult)]
 
     def compute() -> dict:
+        if seed is not None:
+            runtime.seed_everything(seed)
         result = worst_case_sweep(model, x, y, attacks, eps_list, **kwargs)
         return {**{f: getattr(result, f) for f in fields}, "x_adv": result.x_adv.cpu()}
 
@@ -249,6 +255,114 @@ def worst_case_sweep(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[s
                        index=index, norm=norm, level=level)
 
 
+def combine(parts: Sequence[SweepResult], *, positions: Sequence[torch.Tensor | None] | None = None,
+            eps: Sequence[float] | None = None) -> SweepResult:
+    """The per-image worst case over several sweeps of one model on the same images: an image is
+    robust at eps only if it survived every sweep there, and it counts as broken from the
+    smallest eps at which any sweep broke it (by the attack, and with the example, of that
+    sweep; on a tie, the earlier sweep in ``parts``).
+
+    ``parts``: :class:`SweepResult` s (or :func:`from_distances` of a minimal-distortion
+    attack such as CW) in one norm. The first defines the images; ``positions[i]`` says where
+    the images of ``parts[i]`` sit among them (None: the same images, same order, which their
+    ``index`` must confirm), so a sweep run only on the images earlier attacks left standing
+    (cheap attacks first, then the costly ones on the survivors) joins the others; an image a
+    part did not cover is taken as not broken by it. ``eps``: the grid of the result (default
+    the first part's); every part must have each of its eps in its own grid.
+
+    The table has a row per (eps, attack) in the parts' order: ``attacked`` as that part's
+    sweep ran it, ``broken`` the images this attack broke *first* in the combined worst case
+    (in the grid step up to this eps), ``robust`` cumulative as in :func:`worst_case_sweep`;
+    then the worst-case row per eps. ``x_adv`` lies on the first part's device.
+    """
+    if not parts:
+        raise ValueError("nothing to combine")
+    first = parts[0]
+    positions = list(positions) if positions is not None else [None] * len(parts)
+    if len(positions) != len(parts):
+        raise ValueError(f"positions: one entry per part ({len(parts)}), got {len(positions)}")
+    norms = {p.norm for p in parts}
+    if len(norms) > 1:
+        raise ValueError(f"sweeps in different norms ({sorted(norms)}): a worst case over them means nothing")
+    grid = tuple(sorted({float(e) for e in (first.eps if eps is None else eps)}))
+    n, device = len(first.index), first.x_adv.device
+    broken_at = torch.full((n,), math.inf, dtype=torch.float64)
+    robust = torch.ones((n, len(grid)), dtype=torch.bool)
+    broken_by = np.full(n, None, dtype=object)
+    x_adv = first.x_adv.clone()
+    clean = torch.ones(n, dtype=torch.bool)
+    order: list[str] = []
+    attacked: dict[tuple[float, str], int] = {}
+    for i, (part, pos) in enumerate(zip(parts, positions)):
+        if pos is None:
+            if not torch.equal(part.index, first.index):
+                raise ValueError(f"part {i} covers other images than the first; pass its positions")
+            pos = torch.arange(n)
+        pos = torch.as_tensor(pos, dtype=torch.long).cpu()
+        if len(pos) != len(part.index) or (len(pos) and (pos.min() < 0 or pos.max() >= n)):
+            raise ValueError(f"positions[{i}] must give one row in [0, {n}) per image of part {i}")
+        missing = [e for e in grid if e not in part.eps]
+        if missing:
+            raise ValueError(f"part {i} was not run at eps {missing} (its grid: {part.eps})")
+        cols = [part.eps.index(e) for e in grid]
+        robust[pos] &= part.robust[:, cols]
+        clean[pos] &= part.clean_robust.cpu()
+        earlier = part.broken_at < broken_at[pos]
+        hit = pos[earlier]
+        broken_at[hit] = part.broken_at[earlier]
+        broken_by[hit.numpy()] = np.asarray(part.broken_by, dtype=object)[earlier.numpy()]
+        x_adv[hit.to(device)] = part.x_adv[earlier.to(part.x_adv.device)].to(device)
+        runs = part.table[part.table["attack"] != WORST_CASE]
+        for e, a, k in zip(runs["eps"], runs["attack"], runs["attacked"]):
+            order += [a] if a not in order else []
+            if float(e) in grid:
+                attacked[(float(e), a)] = attacked.get((float(e), a), 0) + int(k)
+    rows = _attribution_rows(grid, order, broken_at, broken_by, attacked, n, first.norm, first.level)
+    return SweepResult(table=pd.DataFrame(rows), eps=grid, robust=robust, x_adv=x_adv, broken_by=broken_by.tolist(),
+                       broken_at=broken_at, clean_robust=clean, index=first.index.clone(), norm=first.norm,
+                       level=first.level)
+
+
+def from_distances(distance: torch.Tensor, eps: Sequence[float], x_adv: torch.Tensor, *, attack: str,
+                   norm: str = "2", level: float = 0.95, index: torch.Tensor | None = None) -> SweepResult:
+    """A minimal-distortion attack (CW, say) as a sweep, so :func:`combine` can take it: per
+    image its ``distance`` (N,) to the example it found (0: wrong clean, inf: not broken) and
+    that example ``x_adv`` (N x C x H x W). The image counts as broken at every eps >= its
+    distance; ``broken_at`` is the distance itself. ``index``: where the images sit in the
+    input (default all of them)."""
+    distance = torch.as_tensor(distance, dtype=torch.float64).cpu()
+    if distance.dim() != 1 or len(distance) != len(x_adv) or bool((distance < 0).any()) or bool(distance.isnan().any()):
+        raise ValueError("distance must hold one value >= 0 (or inf) per example of x_adv")
+    grid = tuple(sorted({float(e) for e in eps}))
+    n = len(distance)
+    robust = torch.stack([distance > e for e in grid], 1) if grid else torch.zeros((n, 0), dtype=torch.bool)
+    broken_by = [CLEAN if d == 0 else (attack if math.isfinite(d) else None) for d in distance.tolist()]
+    attacked = {(e, attack): int((distance > prev).sum()) if e > 0 else 0
+                for prev, e in zip((0.0, *grid[:-1]), grid)}
+    rows = _attribution_rows(grid, [attack], distance, broken_by, attacked, n, parse_norm(norm), level)
+    return SweepResult(table=pd.DataFrame(rows), eps=grid, robust=robust, x_adv=x_adv, broken_by=broken_by,
+                       broken_at=distance, clean_robust=distance > 0,
+                       index=torch.arange(n) if index is None else index, norm=parse_norm(norm), level=level)
+
+
+def _attribution_rows(grid, order, broken_at: torch.Tensor, broken_by, attacked: dict, n: int, norm: str,
+                      level: float) -> list[dict]:
+    """Sweep-table rows from a per-image worst case: per eps and attack (in ``order``) the
+    images it broke first within the grid step ending at this eps; then the worst-case row."""
+    rows, standing, prev = [], n - int((broken_at == 0).sum()), 0.0
+    by, at = np.asarray(broken_by, dtype=object), broken_at.numpy()
+    for e in grid:
+        step = (at > prev) & (at <= e) if e > 0 else np.zeros(n, dtype=bool)
+        for a in order:
+            hits = int((step & (by == a)).sum())
+            standing -= hits
+            rows.append(_row(e, a, attacked.get((e, a), 0), hits, standing, n, norm, level))
+        survivors = int((broken_at > e).sum())
+        rows.append(_row(e, WORST_CASE, 0, n - survivors, survivors, n, norm, level))
+        standing, prev = survivors, e
+    return rows
+
+
 def _row(eps: float, attack: str, attacked: int, broken: int, robust: int, n: int, norm: str,
          level: float) -> dict:
     low, high = clopper_pearson(robust, n, level)
@@ -269,5 +383,6 @@ def per_eps_table(result: SweepResult) -> pd.DataFrame:
     return out.reset_index()
 
 
-__all__ = ["CLEAN", "WORST_CASE", "SweepResult", "cached_sweep", "misclassified", "per_eps_table", "worst_case_sweep"]
+__all__ = ["CLEAN", "WORST_CASE", "SweepResult", "cached_sweep", "combine", "from_distances", "misclassified",
+           "per_eps_table", "worst_case_sweep"]
 

@@ -84,9 +84,16 @@ plt.show()
 # %% [markdown]
 # ## 3 Every claim of the four reports, and our verdict
 #
-# "holds" and "does not hold" are said only where the interval (or McNemar's test) supports
-# it; otherwise "cannot be judged at this profile". The evidence column names the table of the
-# report's notebook the verdict rests on (in `figures/<profile>/<report>/`).
+# Each claim is the report's own words (its quote and section), judged by one rule (`lib.verdicts`):
+# exact McNemar on the same images for "A is more robust than B", equivalence tests (two one-sided
+# tests against a margin, 5 points unless the report implies another) for "about the same" and
+# "does not help", and the report's own numbers against our exact interval with the margin. Each
+# report's claims are one family under Holm's correction. "holds" and "does not hold" are said only
+# where the adjusted test supports them; otherwise "cannot be judged at this profile", with why (a
+# gate: the models behind the claim do not reach the report's baseline) or with the number of
+# images that would decide it. The evidence column names the table in `figures/<profile>/<report>/`,
+# the numbers and the test. Reports whose package still writes its claims the old way show the
+# claim's paraphrase in parentheses and no test.
 
 # %%
 claim_table = summary.claims_table(claims)
@@ -97,10 +104,36 @@ display(counts)
 with pd.option_context("display.max_colwidth", None, "display.max_rows", None):
     display(claim_table)
 
+# %% [markdown]
+# **One correction for the whole study.** Holm's correction within each report answers "which of
+# this report's claims hold"; a reader who takes the study's verdicts together makes more
+# judgements at once. The claims whose verdict would change under one Holm correction over every
+# tested claim of the study:
+
+# %%
+changes = summary.study_wide_changes(claims)
+lib_tables.save_table(changes, out / "study_wide_changes",
+                      caption=f"Verdicts that change under a study-wide Holm correction ({cfg.profile} profile).")
+display(Markdown(f"{len(changes)} of {int(claims['p_raw'].notna().sum())} tested claims change."))
+changes
+
+# %% [markdown]
+# ## 4 Our observations about the reports
+#
+# Contradictions within a report, missing controls, and what our runs add beyond a report's claims.
+# These are ours, not the reports' claims, and no verdict counts them.
+
+# %%
+observed = summary.observations(cfg.profile, cfg.reports)
+lib_tables.save_table(observed, out / "observations", caption=f"Our observations ({cfg.profile} profile).")
+with pd.option_context("display.max_colwidth", None, "display.max_rows", None):
+    display(observed)
+
 # %%
 lines = [f"# Study summary ({cfg.profile} profile)", ""]
 for row in counts.itertuples(index=False):
     lines.append(f"- **{row[0]}**: " + ", ".join(f"{n} {v}" for v, n in zip(counts.columns[1:], row[1:])))
+lines += ["", f"{len(changes)} verdict(s) change under a study-wide Holm correction; {len(observed)} observations."]
 if problems:
     lines += ["", "Missing: " + ", ".join(problems)]
 cache.atomic_write_text("\n".join(lines) + "\n", out / "summary.md")

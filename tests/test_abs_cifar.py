@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import functools
 
+import pandas as pd
 import pytest
 import torch
 
 from lib import attacks, data, models, profiles, sweep
+from lib import verdicts as lib_verdicts
 from lib.defenses.abs import ABS, latent_adam, reference_logits
 from lib.models.generative.abs_vae import ClassVAEs, VAETrainConfig, fit_class_vaes
 from lib.params import ConfigError
 from lib.reports.abs_cifar import experiment as ex
 from lib.reports.abs_cifar import reference, verdicts
+from lib.reports.abs_cifar import run as run_mod
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -187,16 +190,77 @@ def test_every_profile_validates():
 
 
 def test_report_contradictions_are_computed_from_the_transcription():
-    t = verdicts.contradictions()
-    assert "3 of 3 disagree" in t.iloc[1]["what"]
+    t = verdicts.contradictions_table()
+    assert "3 of 3 disagree" in t.set_index("id").loc["text_vs_table2", "what"]
     assert reference.REPORT_TABLE2[("PGD", 0.1)] > reference.REPORT_TABLE2[("FGSM", 0.1)]
+    assert (t["source"] == "report text").all()
 
 
-def test_verdicts_are_unjudged_on_synthetic_data():
-    flags = torch.tensor([True] * 30 + [False] * 10), torch.tensor([False] * 40)
-    why = verdicts.gate("synthetic32", {"ABS": (30, 40), "DLA": (30, 40)}, 0.1)
-    assert verdicts.abs_more_robust(*flags, 0.1, "worst case", why)["verdict"].startswith("cannot")
-    assert verdicts.abs_more_robust(*flags, 0.1, "worst case", None)["verdict"] == "holds"
+def _fake_run(dataset: str, strong: bool, **cfg_changes) -> run_mod.Run:
+    """A Run from made-up per-image distances (no training): ABS keeps more images than DLA at
+    every eps when ``strong``; both models at the report's clean accuracy."""
+    from lib.sweep import from_distances
+
+    cfg = dict(profiles.resolve("abs_cifar", "smoke"), dataset=dataset, **cfg_changes)
+    n = 400
+    ctx = ex.Context(cfg, torch.device("cpu"), data.load("synthetic32", "train", n=20, seed=0),
+                     data.load("synthetic32", "test", n=n, seed=0))
+    g = torch.Generator().manual_seed(0)
+    clean = {"ABS": 0.45, "SimpleDLA": 0.85}
+    scale = {"ABS": 0.6 if strong else 0.05, "SimpleDLA": 0.05}
+    dist = {}
+    for m in run_mod.MODELS:
+        d = torch.rand(n, generator=g, dtype=torch.float64) * scale[m] * 2
+        d[torch.rand(n, generator=g) > clean[m]] = 0.0        # wrong clean
+        dist[m] = d
+    x = ctx.test.x
+    sweeps = {m: {a: from_distances(dist[m], cfg["curve_eps"], x, attack=a) for a in reference.ATTACKS}
+              for m in run_mod.MODELS}
+    worst = {m: from_distances(dist[m], ex.adaptive_eps(cfg), x, attack="PGD-CE") for m in run_mod.MODELS}
+    correct = {m: dist[m] > 0 for m in run_mod.MODELS}
+    from lib.reports.abs_cifar import tables as tb
+
+    return run_mod.Run(ctx=ctx, models=None, correct=correct, report_sweeps=sweeps,
+                       tables=tb.report_tables(sweeps, cfg["eps"]), worst=worst, gradients=None,
+                       convergence=pd.DataFrame(), sanity=pd.DataFrame({"passed": [True]}))
+
+
+def test_every_claim_is_quoted_and_nothing_is_judged_on_synthetic_data():
+    run = _fake_run("synthetic32", strong=True)
+    judged = lib_verdicts.judge(verdicts.claims(run))
+    quotes = {q.text for q in reference.QUOTES.values()}
+    assert {c.quote for c in judged} == quotes, "every quote is used, and only quotes of the report"
+    assert len({c.id for c in judged}) == len(judged) == 2 + 1 + 6 + 3 + 1 + 3
+    assert all(c.verdict == lib_verdicts.UNJUDGED and "synthetic" in c.why_not for c in judged)
+
+
+def test_claims_are_judged_when_the_models_reach_the_report():
+    judged = {c.id: c for c in lib_verdicts.judge(verdicts.claims(_fake_run("cifar10_jpeg", strong=True)))}
+    assert judged["abs_more_robust_0.1"].verdict == lib_verdicts.HOLDS
+    assert judged["abs_poor_classifier"].verdict == lib_verdicts.HOLDS
+    assert judged["abs_more_robust_0.1"].test.startswith("exact McNemar")
+    # Clean accuracies: only for models trained as the report did (the smoke profile is not).
+    assert judged["abs_clean"].verdict == lib_verdicts.UNJUDGED and "25" in judged["abs_clean"].why_not
+    weak = {c.id: c for c in lib_verdicts.judge(verdicts.claims(_fake_run("cifar10_jpeg", strong=False)))}
+    assert weak["abs_robust_worst_0.3"].verdict == lib_verdicts.UNJUDGED and weak["abs_robust_worst_0.3"].effect == 0
+    assert weak["abs_robust_worst_0.3"].n_to_decide == float("inf")
+
+
+def test_a_model_below_the_report_baseline_gates_its_claims():
+    run = _fake_run("cifar10_jpeg", strong=True)
+    run.correct["ABS"] = torch.zeros_like(run.correct["ABS"])
+    judged = {c.id: c for c in lib_verdicts.judge(verdicts.claims(run))}
+    assert judged["abs_more_robust_0.1"].verdict == lib_verdicts.UNJUDGED
+    assert "ABS's clean accuracy (%) 0.0 vs the report's 45.4" in judged["abs_more_robust_0.1"].why_not
+
+
+def test_summary_rows_and_observations_of_a_run():
+    run = _fake_run("cifar10_jpeg", strong=True)
+    rows = run_mod.summary_rows(run)
+    assert len(rows) == 2 * len(run.ctx.cfg["eps"]) and {r["defense"] for r in rows} == {"ABS", "SimpleDLA"}
+    obs = verdicts.observations(run)
+    ids = [o.id for o in obs]
+    assert "kept_share_0.1" in ids and "beyond_report_eps_1" in ids and len(set(ids)) == len(ids)
 
 
 def test_report_attack_set_is_l2():

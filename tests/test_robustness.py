@@ -32,6 +32,33 @@ def test_attack_set_is_cacheable_ordered_and_stays_in_the_ball(batch):
         robustness.Budget(restarts=0)
 
 
+def test_registry_of_strong_sets_is_extended_not_rebuilt():
+    import functools
+
+    from lib import attacks
+
+    b = robustness.Budget(pgd_steps=3, restarts=1, apgd_steps=3, square_queries=5)
+    assert set(robustness.THREATS) == {"Linf", "L2", "Linf-reject", "L2-reject"}
+    l2 = robustness.strong_set("L2", b)
+    assert l2.keys() == robustness.attack_set("2", b).keys()
+    assert all(a.keywords["norm"] == "2" for a in l2.values())
+    mine = functools.partial(attacks.pgd, norm="2", steps=1)
+    ext = robustness.strong_set("L2", b, first={"report PGD": mine}, gradient={"unrolled": mine}, without=["FGSM"])
+    names = list(ext)
+    assert names[0] == "report PGD" and names[-1] == robustness.GRADIENT_FREE and names[-2] == "unrolled"
+    assert robustness.SINGLE_STEP not in ext
+    reject = robustness.strong_set("Linf-reject", b)
+    assert all(a.keywords.get("reject", True) for a in reject.values() if "reject" in a.keywords)
+    assert reject.keys() == robustness.attack_set("inf", b, reject=True).keys()
+    cache.config_hash(ext)
+    with pytest.raises(ValueError, match="threat"):
+        robustness.strong_set("L1", b)
+    with pytest.raises(ValueError, match="twice"):
+        robustness.strong_set("L2", b, first={"PGD-CE": mine})
+    with pytest.raises(ValueError, match="not in"):
+        robustness.strong_set("L2", b, without=["BIM"])
+
+
 def test_convergence_rows_and_nested_restarts(batch):
     model, x, y = batch
     table = robustness.convergence(model, x, y, 0.05, steps=(1, 3), restarts=(1, 3), restart_steps=2)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lib import attacks, data, evaluate
-from lib.sweep import CLEAN, WORST_CASE, misclassified, per_eps_table, worst_case_sweep
+from lib.sweep import CLEAN, WORST_CASE, combine, from_distances, misclassified, per_eps_table, worst_case_sweep
 
 EPS = [0.0, 0.02, 0.05, 0.1, 0.2]
 BIM = functools.partial(attacks.bim, steps=5)
@@ -241,3 +241,100 @@ def test_memo_returns_the_stored_result_and_tables_and_examples_survive(small_mo
     assert torch.equal(again[1][("FGSM", 0.1)], first[1][("FGSM", 0.1)])
     cache.memo("t", evaluate.robust_accuracy, *args, [0.2], convention="all")
     assert len(saves) == 2, "another eps: computed again"
+
+
+FGSM = functools.partial(attacks.fgsm)
+COLS = ["eps", "attack", "broken", "robust", "n", "accuracy"]
+
+
+def test_combine_equals_one_sweep_over_the_union_of_attacks(mlp, batch):
+    """Deterministic attacks: per-attack sweeps combined give the joint sweep's worst case, its
+    attribution (first eps, then the earlier attack) and its examples."""
+    x, y = batch
+    joint = worst_case_sweep(mlp, x, y, {"FGSM": FGSM, "BIM": BIM}, EPS, progress_bar=False)
+    parts = [worst_case_sweep(mlp, x, y, {a: atk}, EPS, progress_bar=False)
+             for a, atk in (("FGSM", FGSM), ("BIM", BIM))]
+    both = combine(parts)
+    assert torch.equal(both.robust, joint.robust) and torch.equal(both.broken_at, joint.broken_at)
+    assert both.broken_by == joint.broken_by and torch.equal(both.clean_robust, joint.clean_robust)
+    assert torch.allclose(both.x_adv, joint.x_adv)
+    assert both.table[COLS].equals(joint.table[COLS])
+    # Each attack's own sweep ran it on more images than the joint one did after FGSM.
+    runs = both.table[both.table["attack"] == "BIM"]
+    assert (runs["attacked"].to_numpy() >= joint.table[joint.table["attack"] == "BIM"]["attacked"].to_numpy()).all()
+
+
+def test_combine_takes_a_sweep_of_the_survivors_by_their_positions(mlp, batch):
+    x, y = batch
+    joint = worst_case_sweep(mlp, x, y, {"FGSM": FGSM, "BIM": BIM}, EPS[1:], progress_bar=False)
+    first = worst_case_sweep(mlp, x, y, {"FGSM": FGSM}, EPS[1:], progress_bar=False)
+    standing = first.robust[:, 0].nonzero().squeeze(1)
+    rest = worst_case_sweep(mlp, x[standing], y[standing], {"BIM": BIM}, EPS[1:], progress_bar=False)
+    both = combine([first, rest], positions=[None, standing])
+    assert torch.equal(both.robust, joint.robust) and both.broken_by == joint.broken_by
+    assert both.table[COLS].equals(joint.table[COLS])
+    sub = combine([first, rest], positions=[None, standing], eps=[EPS[-1]])
+    assert sub.eps == (EPS[-1],) and torch.equal(sub.robust[:, 0], joint.robust[:, -1])
+
+
+def test_from_distances_joins_a_minimal_distortion_attack(mlp, batch):
+    """CW-like distances: broken at eps when the distance is at most eps (the hand-made rule of
+    report 003's notebook), combined with a sweep per image."""
+    x, y = batch
+    grid = [0.5, 1.0, 2.0]
+    l2 = functools.partial(attacks.pgd, norm="2", steps=5)
+    sweep = worst_case_sweep(mlp, x, y, {"PGD": l2}, grid, norm="2", progress_bar=False)
+    dist = torch.linspace(0, 3, len(y)).double()
+    dist[3::7] = float("inf")
+    cw = from_distances(dist, grid, x.clone(), attack="CW")
+    assert torch.equal(cw.robust, torch.stack([dist > e for e in grid], 1))
+    assert cw.broken_by[0] == CLEAN and cw.broken_by[3] is None and cw.broken_by[5] == "CW"
+    both = combine([sweep, cw])
+    for j, e in enumerate(grid):
+        assert torch.equal(both.robust[:, j], sweep.robust[:, j] & ~(dist <= e))
+    assert torch.equal(both.broken_at, torch.minimum(sweep.broken_at, dist))
+    wc = both.worst_case
+    assert wc["robust"].tolist() == both.robust.sum(0).tolist()
+    runs = both.table[both.table["attack"] != WORST_CASE]
+    broken_by_attack = runs.groupby("eps")["broken"].sum().to_numpy()
+    lost = [int((both.clean_robust & (both.broken_at <= e) & (both.broken_at > p)).sum())
+            for p, e in zip([0.0, *grid[:-1]], grid)]
+    assert broken_by_attack.tolist() == lost
+
+
+def test_combine_refuses_what_it_cannot_combine(mlp, batch):
+    x, y = batch
+    a = worst_case_sweep(mlp, x, y, {"FGSM": FGSM}, EPS, progress_bar=False)
+    b = worst_case_sweep(mlp, x[:10], y[:10], {"BIM": BIM}, EPS[:2], progress_bar=False)
+    l2 = worst_case_sweep(mlp, x, y, {"FGM": functools.partial(attacks.fgsm, norm="2")}, EPS, norm="2",
+                          progress_bar=False)
+    with pytest.raises(ValueError, match="other images"):
+        combine([a, b])
+    with pytest.raises(ValueError, match="not run at eps"):
+        combine([a, b], positions=[None, torch.arange(10)])
+    with pytest.raises(ValueError, match="norms"):
+        combine([a, l2])
+    with pytest.raises(ValueError, match="one row"):
+        combine([a, b], positions=[None, torch.arange(3)], eps=EPS[:2])
+    with pytest.raises(ValueError, match="nothing"):
+        combine([])
+    with pytest.raises(ValueError, match="distance"):
+        from_distances(torch.tensor([-1.0]), [0.1], x[:1], attack="CW")
+
+
+def test_cached_sweep_seeds_inside_and_keys_by_the_seed(mlp, batch, tmp_path, monkeypatch):
+    """A sweep with random starts gives the same result cold, whatever random state came before,
+    and another seed is another result (no cache key listed by hand)."""
+    from lib.sweep import cached_sweep
+
+    monkeypatch.setenv("ADV_CHECKPOINT_DIR", str(tmp_path))
+    x, y = batch
+    pgd = {"PGD": functools.partial(attacks.pgd, steps=2)}
+    torch.manual_seed(123)
+    a = cached_sweep(mlp, x, y, pgd, [0.05, 0.1], seed=4, progress_bar=False, use_cache=False)
+    torch.rand(1000)
+    b = cached_sweep(mlp, x, y, pgd, [0.05, 0.1], seed=4, progress_bar=False, use_cache=False)
+    assert torch.equal(a.x_adv, b.x_adv)
+    cached_sweep(mlp, x, y, pgd, [0.05, 0.1], seed=4, progress_bar=False)
+    cached_sweep(mlp, x, y, pgd, [0.05, 0.1], seed=5, progress_bar=False)
+    assert len(list((tmp_path / "results").glob("*.pt"))) == 2

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pandas as pd
+import torch
 
 from lib import evaluate, stats, sweep
+from lib.reports.abs_cifar import reference as ref
 
 
 def caption(text: str, title: str) -> str:
@@ -42,35 +44,58 @@ def wide(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def clean_table(rows: Mapping[str, tuple[int, int, float, str]]) -> pd.DataFrame:
-    """``{model: (correct, n, report %, what)}`` -> clean accuracies with intervals."""
+def report_tables(sweeps: Mapping[str, Mapping[str, sweep.SweepResult]], eps) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tables 1 (ABS) and 2 (SimpleDLA) from the report's three attacks on each model (model ->
+    attack -> sweep), at the report's ``eps``, beside its numbers."""
+    return (report_table(attack_curves(sweeps["ABS"]), ref.REPORT_TABLE1, eps),
+            report_table(attack_curves(sweeps["SimpleDLA"]), ref.REPORT_TABLE2, eps))
+
+
+def clean_table(cfg: Mapping, correct: Mapping[str, torch.Tensor]) -> pd.DataFrame:
+    """Clean accuracies (model -> per-image flags) with intervals, beside the report's."""
+    what = {"ABS": f"{cfg['abs_prototypes']} prototypes, {cfg['abs_steps']} steps, VAEs {cfg['vae_epochs']} epochs",
+            "SimpleDLA": f"width {cfg['dla_width']:g}, {cfg['dla_epochs']} epochs"}
     out = []
-    for model, (k, n, rep, what) in rows.items():
+    for model, flags in correct.items():
+        k, n = int(flags.sum()), len(flags)
         lo, hi = stats.clopper_pearson(k, n)
-        out.append({"model": model, "what": what, "correct": k, "n": n, "accuracy": k / n, "low": lo,
-                    "high": hi, "ours": stats.format_interval(k / n, lo, hi), "report (%)": rep})
+        out.append({"model": model, "what": what[model], "correct": k, "n": n, "accuracy": k / n, "low": lo,
+                    "high": hi, "ours": stats.format_interval(k / n, lo, hi),
+                    "report (%)": ref.REPORT_CLEAN["DLA" if model == "SimpleDLA" else "ABS"]})
     return pd.DataFrame(out)
 
 
-def adaptive_table(results: Mapping[str, object], attack_names: Mapping[str, list[str]]) -> pd.DataFrame:
-    """Per model (:class:`~lib.reports.abs_cifar.experiment.WorstCase`) the worst case per eps and
-    how many images each of its attacks (``attack_names[model]``, in run order) broke first at that
-    eps (column ``broken by <attack>``; 0 where it broke none, empty where it was not run)."""
-    rows = []
-    for model, r in results.items():
-        wc = r.worst_case
-        for j, e in enumerate(r.eps):
-            prev = r.eps[j - 1] if j else 0.0
-            row = {"model": model, "eps": e,
-                   "worst case": stats.format_interval(wc["accuracy"][j], wc["low"][j], wc["high"][j]),
-                   "robust": int(wc["robust"][j]), "n": int(wc["n"][j]), "accuracy": wc["accuracy"][j],
-                   "low": wc["low"][j], "high": wc["high"][j]}
-            row.update({f"broken by {a}": 0 for a in attack_names[model]})
-            for b, by in zip(r.broken_at.tolist(), r.broken_by):
-                if by not in (None, "clean") and prev < b <= e:   # per-attack sweeps use a finer grid
-                    row[f"broken by {by}"] = row.get(f"broken by {by}", 0) + 1
-            rows.append(row)
-    return pd.DataFrame(rows)
+def adaptive_table(worst: Mapping[str, sweep.SweepResult]) -> pd.DataFrame:
+    """Per model its worst case per eps (:func:`lib.sweep.per_eps_table` of the combined sweep)
+    and how many images each attack broke first in the grid step up to that eps (column
+    ``broken by <attack>``; empty where the attack was not run on that model)."""
+    parts = []
+    for model, result in worst.items():
+        t = sweep.per_eps_table(result)
+        t.insert(0, "model", model)
+        t.insert(2, "worst case", [stats.format_interval(a, lo, hi) for a, lo, hi in zip(t["accuracy"], t["low"],
+                                                                                         t["high"])])
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True)
+
+
+def gradient_text(g) -> str:
+    """Section 4's reading of the gradient check (:class:`~lib.reports.abs_cifar.experiment.GradientCheck`)."""
+    c, t = g.cosine, g.mcnemar()
+    runs = ", ".join(f"{name} leaves {int(f.sum())} of {g.n}" for name, f in g.robust.items())
+    return (f"Cosine similarity between Danskin's and the unrolled input gradient of the cross-entropy, over the "
+            f"first {g.n} test images: median **{c.median():.3f}** (quartiles {c.quantile(0.25):.3f} to "
+            f"{c.quantile(0.75):.3f}, minimum {c.min():.3f}). At L2 eps {g.eps:g}: {runs}; exact McNemar: "
+            f"{t.b_only} images broken only by the unrolled attack, {t.a_only} only by Danskin's, p = {t.p_value:.3g}.")
+
+
+def median_text(worst: Mapping[str, sweep.SweepResult]) -> str:
+    """The median L2 eps the worst case needed to break a correctly classified image, per model."""
+    from lib.reports.abs_cifar.experiment import median_l2
+
+    return ("Median L2 eps needed to break a correctly classified image (the smallest grid eps at which the worst "
+            "case broke it; inf: more than half survive the grid): "
+            + ", ".join(f"{m} **{median_l2(r):g}**" for m, r in worst.items()) + ".")
 
 
 def convergence_table(rows: list[dict]) -> pd.DataFrame:
@@ -81,16 +106,17 @@ def convergence_table(rows: list[dict]) -> pd.DataFrame:
     return t
 
 
-def sanity_table(curves: Mapping[str, pd.DataFrame], clean: Mapping[str, tuple[float, int]], chance: float,
-                 large_eps: float) -> pd.DataFrame:
+def sanity_table(sweeps: Mapping[str, Mapping[str, sweep.SweepResult]], correct: Mapping[str, torch.Tensor],
+                 chance: float, large_eps: float) -> pd.DataFrame:
     """Carlini et al. (2019) checks per model on its per-attack curves: monotone in eps, I-FGSM
     and PGD at least as strong as FGSM, near chance or below at the largest eps."""
     parts = []
-    for model, c in curves.items():
-        acc, n = clean[model]
+    for model, per in sweeps.items():
+        c = attack_curves(per)
+        flags = correct[model]
         t = evaluate.sanity_checks(c, chance=chance, single_step="FGSM",
                                    iterative=[a for a in c["attack"].unique() if a != "FGSM"],
-                                   large_eps=large_eps, clean_accuracy=acc, n_clean=n)
+                                   large_eps=large_eps, clean_accuracy=float(flags.float().mean()), n_clean=len(flags))
         parts.append(t.assign(model=model))
     t = pd.concat(parts, ignore_index=True)
     return t[["model", "check", "attack", "passed", "detail"]]

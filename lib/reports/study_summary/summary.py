@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from lib import runtime, stats
+from lib import runtime, stats, verdicts
 from lib import summary as lib_summary
 
 MISSING_HINT = "make reproduce PROFILE={profile} REPORTS={report}"
@@ -19,8 +19,11 @@ MISSING_HINT = "make reproduce PROFILE={profile} REPORTS={report}"
 
 def gather(profile: str, reports: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """(defenses, claims, problems): ``problems`` maps a report without usable results to what
-    to do about it (its last run failed, or it has not been run in this profile)."""
+    to do about it (its last run failed, or it has not been run in this profile). ``claims``
+    has the columns of :data:`lib.summary.CLAIM_COLUMNS` and, from :func:`lib.verdicts.study_wide`,
+    ``p_holm_study``, ``verdict_study`` and ``changes``."""
     defenses, claims, missing = lib_summary.read(profile, list(reports))
+    claims = verdicts.study_wide(claims)
     problems = {}
     for report in reports:
         failed = runtime.figures_dir() / profile / f"{report}.failed.ipynb"
@@ -62,7 +65,34 @@ def defense_table(defenses: pd.DataFrame) -> pd.DataFrame:
 
 
 def claims_table(claims: pd.DataFrame) -> pd.DataFrame:
-    return claims[["report", "claim", "verdict", "evidence"]].reset_index(drop=True)
+    """Every claim: the report's words (``quote``, ``section``; the paraphrase ``claim`` where a
+    report package has not been converted to quotes yet), what we compared, the test, the
+    difference in points with its interval, raw and Holm-adjusted p (within the report, and over
+    the whole study), the verdict, why it was not judged, the images that would decide it."""
+    t = claims.reset_index(drop=True)
+    quoted = t["quote"].fillna("").astype(str)
+    return pd.DataFrame({
+        "report": t["report"], "section": t["section"].fillna(""),
+        "quote": [q if q else f"({c})" for q, c in zip(quoted, t["claim"])],
+        "comparison": t["claim"], "kind": t["kind"].fillna(""), "test": t["test"].fillna(""),
+        "difference (points)": [verdicts.format_effect(e, lo, hi) if pd.notna(e) else (iv or "")
+                                for e, lo, hi, iv in zip(t["effect"], t["low"], t["high"], t["interval"])],
+        "p": t["p_raw"], "p (Holm, report)": t["p_holm"], "p (Holm, study)": t["p_holm_study"],
+        "verdict": t["verdict"], "verdict (study-wide)": t["verdict_study"],
+        "why not judged": t["gate"].fillna(""), "n to decide": t["n_to_decide"], "evidence": t["evidence"]})
+
+
+def study_wide_changes(claims: pd.DataFrame) -> pd.DataFrame:
+    """The claims whose verdict would change if Holm's correction ran over every tested claim of
+    the study at once instead of within each report."""
+    t = claims[claims["changes"].astype(bool)]
+    return t[["report", "id", "claim", "p_raw", "p_holm", "p_holm_study", "verdict", "verdict_study"]] \
+        .reset_index(drop=True)
+
+
+def observations(profile: str, reports: Sequence[str]) -> pd.DataFrame:
+    """Our observations about the reports (not their claims), from the report notebooks' files."""
+    return lib_summary.read_observations(profile, list(reports))
 
 
 def verdict_counts(claims: pd.DataFrame) -> pd.DataFrame:
