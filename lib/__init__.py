@@ -12,11 +12,16 @@
 - ``lib.train``     one fit loop with history, hooks and a checkpoint cache
 - ``lib.evaluate``  accuracy under attack, accuracy-distortion curves, sanity checks
 - ``lib.sweep``     eps sweeps over an attack set, worst case per image, no repeated work
-- ``lib.stats``     Clopper-Pearson intervals, McNemar's exact test, verdicts an interval supports
+- ``lib.stats``     Clopper-Pearson intervals, McNemar's exact test, Newcombe's paired interval,
+                    tests against a margin (TOST), Holm's correction, sample sizes
+- ``lib.verdicts``  one Claim type (a report's quoted words and the comparison they imply) and one
+                    judge; observations of ours about a report
 - ``lib.plots``     figure style, image grids, accuracy-vs-eps plots
 - ``lib.tables``    tables as CSV / Markdown / LaTeX, the report's number beside ours
 - ``lib.params``    typed parameter specs; ``lib.profiles`` resolves and checks them
-- ``lib.reports``   one package per report notebook: profile, reference numbers, its own steps
+- ``lib.reports``   one package per report notebook, all in the shape of ``lib.reports.base``:
+                    profile, reference numbers and quotes, its steps, a typed Run, claims(run),
+                    observations(run), summary_rows(run), closing_note(run)
 - ``lib.runner``    papermill runner behind ``make reproduce``; ``lib.lab`` behind ``make lab``
 """
 
