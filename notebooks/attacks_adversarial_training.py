@@ -152,8 +152,8 @@ example_table
 # %%
 base_sweeps = ex.base_sweeps(ctx, base)
 n_correct = int(base_sweeps["FGSM"].clean_robust.sum())
-print(f"base model: {n_correct} of {n_test} test images correct ({100 * n_correct / n_test:.1f} %; report "
-      f"87.75 %, and 8805 of 10000 scored)")
+print(f"base model: {n_correct} of {n_test} test images correct ({100 * n_correct / n_test:.1f} %), the images "
+      "Table 1 scores")
 table1 = tb.table1(base_sweeps, cfg.eps)
 cap1 = tb.caption(f"Table 1: accuracy (%) of the base model under FGSM and PGD ({cfg.pgd_steps} steps) over the "
                   f"{n_correct} correctly classified test images, with its 95 % interval.", title)
