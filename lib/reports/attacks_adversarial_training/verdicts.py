@@ -70,8 +70,8 @@ def _gates(run: Run) -> dict[str, tuple[Requirement, ...]]:
     recipe = cfg["augment"] == "crop_flip" and cfg["n_train"] >= ref.REPORT_N_TRAIN
     as_report = lv.condition("base model trained as the report", recipe,
                           f"the base model trained {'with' if cfg['augment'] else 'without'} the report's crop / flip "
-                          f"augmentation on {cfg['n_train']:,} training images (report: with it, on "
-                          f"{ref.REPORT_N_TRAIN:,})")
+                          f"augmentation, on {cfg['n_train'] - cfg['n_val']:,} of {cfg['n_train']:,} training images "
+                          f"(report: with it, on its {ref.REPORT_N_TRAIN:,})")
     nn_recipe = (not cfg["finetune"] and cfg["contrastive_weight"] == ref.REPORT_CONTRASTIVE_WEIGHT
                  and cfg["n_train"] >= ref.REPORT_N_TRAIN)
     how = "fine-tuned from the base model" if cfg["finetune"] else "trained"
@@ -332,9 +332,10 @@ def _eot_observations(run: Run) -> list[Observation]:
     for m in run.noise:
         per, off = run.eot[m], run.eot[f"{m}, noise off at test"]
         for e in run.cfg["eot_eps"]:
-            acc = {k: f"{100 * float(ex.robust_at(s, e).float().mean()):.1f} %" for k, s in per.items()}
+            acc = {k: f"{100 * float(ex.robust_at(s, e).float().mean()):.1f} %" for k, s in per.items()}   # all images
             out.append(_paired_obs(f"eot_{m.replace(' ', '_')}_{e:g}", "3.2 Defense Based on Gaussian Noise",
-                                   f"{m} at eps {e:g} under PGD {acc['PGD']}, PGD-EOT {acc['PGD-EOT']}; the same "
+                                   f"{m} at eps {e:g}, over all {len(base.index)} images: under PGD {acc['PGD']}, "
+                                   f"PGD-EOT {acc['PGD-EOT']}; the same "
                                    f"weights with the noise off under PGD "
                                    f"{100 * float(ex.robust_at(off['PGD'], e).float().mean()):.1f} %; against the "
                                    "base model under PGD on the same images",
