@@ -16,10 +16,13 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from lib import attacks, data, models, plots, profiles, runtime, train  # noqa: E402
+from lib import sweep as sweep_mod  # noqa: E402
+from lib import verdicts as lib_verdicts  # noqa: E402
 from lib.defenses import contrastive  # noqa: E402
 from lib.models import DropoutCNN, GaussianNoise  # noqa: E402
-from lib.reports.attacks_adversarial_training import experiment, reference, verdicts  # noqa: E402
+from lib.reports.attacks_adversarial_training import adaptive, experiment, reference, verdicts  # noqa: E402
 from lib.reports.attacks_adversarial_training import profile as report_profiles  # noqa: E402
+from lib.reports.attacks_adversarial_training import run as run_mod  # noqa: E402
 from lib.reports.attacks_adversarial_training import tables as report_tables  # noqa: E402
 
 REPORT = "attacks_adversarial_training"
@@ -331,245 +334,205 @@ def test_reference_numbers_are_the_reports():
     assert len(reference.REPORT_TABLE2) == 12
     assert reference.REPORT_TABLE2[("PGD", "no defense", 0.01)] == 57.99
     assert reference.FILE == "002_e1809080d7eea151.txt"
+    assert not hasattr(reference, "REPORT_NN_ATTACKED"), "the report gives no accuracy of the 1-NN rule under attack"
 
 
-# --------------------------------------------------------------------------- verdicts on hand-made tables
-CHANCE = 0.1
+# --------------------------------------------------------------------------- claims on a made-up run
+N = 400
 
 
-def t1_table(fgsm, pgd, n=400, eps=(0.01, 0.05, 0.1)):
-    rows = [{"attack": a, "eps": e, "ours (%)": v, "n": n}
-            for a, vals in [("FGSM", fgsm), ("PGD", pgd)] for e, v in zip(eps, vals)]
-    return pd.DataFrame(rows)
+def _sweep(breaks_at: torch.Tensor, eps, attack: str) -> sweep_mod.SweepResult:
+    """A sweep from per-image breaking eps (0: wrong clean, inf: never broken), L-inf."""
+    x = torch.zeros(len(breaks_at), 1, 2, 2)
+    return sweep_mod.from_distances(breaks_at, eps, x, attack=attack, norm="inf")
 
 
-def verdict(table):
-    assert list(table.columns) == verdicts.COLUMNS
-    assert set(table["verdict"]) <= set(verdicts.VERDICTS)
-    return list(table["verdict"])
+def _breaks(g: torch.Generator, clean: float, scale: float) -> torch.Tensor:
+    """Per image: 0 with probability 1 - clean, else an eps uniform in [0, 2 scale]."""
+    d = torch.rand(N, generator=g, dtype=torch.float64) * 2 * scale
+    d[torch.rand(N, generator=g) > clean] = 0.0
+    return d
 
 
-def judge(fn, *args, **kwargs):
-    """The verdicts of ``fn(*args, chance=CHANCE, **kwargs)``."""
-    return verdict(fn(*args, chance=CHANCE, **kwargs))
+def _fake_run(dataset: str = "cifar10_jpeg", base_clean: float = 0.88, contrastive_gain: float = 1.0,
+              **cfg_changes) -> run_mod.Run:
+    """A Run from made-up per-image breaking eps (no training): PGD breaks the base model at a
+    third of FGSM's eps; the adversarially trained models hold five times longer, FGSM twice as
+    long as PGD; the noisy models are the base model's images exactly; the contrastive 1-NN rule
+    is ``contrastive_gain`` times as hard to break as the plain one; attacked images move closer
+    to their nearest reference."""
+    cfg = dict(profiles.resolve(REPORT, "smoke"), dataset=dataset, n_strong=N, **cfg_changes)
+    synth = data.load("synthetic28", "test", n=N, seed=0)
+    ctx = experiment.Context(cfg, torch.device("cpu"), synth, synth, synth, synth)
+    g = torch.Generator().manual_seed(0)
+    grid = experiment.base_eps(cfg)
+    fgsm = _breaks(g, base_clean, 0.05)
+    base = {"FGSM": _sweep(fgsm, grid, "FGSM"), "PGD": _sweep(fgsm / 3, grid, "PGD")}
+    at_sweeps, strong = {}, {}
+    for m in experiment.AT_MODELS:
+        d = _breaks(g, 0.8, 0.25)
+        at_sweeps[m] = {"FGSM": _sweep(d, cfg["table2_eps"], "FGSM"), "PGD": _sweep(d / 2, cfg["table2_eps"], "PGD")}
+        strong[m] = adaptive.Evaluation(m, experiment.BASE, adaptive.DETERMINISTIC,
+                                        _sweep(d / 2, cfg["strong_eps"], "w"))
+    noise = {m: _sweep(fgsm, cfg["eps"], "FGSM") for m in experiment.NOISE_LABELS.values()}
+    strong[experiment.BASE] = adaptive.Evaluation(experiment.BASE, experiment.BASE, adaptive.DETERMINISTIC,
+                                                  _sweep(fgsm / 3, cfg["strong_eps"], "w"))
+    for m in noise:
+        strong[m] = adaptive.Evaluation(m, experiment.BASE, adaptive.RANDOMISED,
+                                        _sweep(fgsm / 3, cfg["strong_eps"], "w"))
+    plain = _breaks(g, 0.8, 0.03)
+    con = torch.where(plain > 0, plain * contrastive_gain, plain)
+    attacks_1nn = ("FGSM on softmax head", "FGSM through distances", "PGD through distances")
+    latent = {experiment.NN_PLAIN: {a: _sweep(plain, cfg["latent_eps"], a) for a in attacks_1nn},
+              experiment.NN_CONTRASTIVE: {a: _sweep(con, cfg["latent_eps"], a) for a in attacks_1nn}}
+    strong[experiment.NN_PLAIN] = adaptive.Evaluation(experiment.NN_PLAIN, experiment.NN_PLAIN, adaptive.NEAREST,
+                                                      _sweep(plain, cfg["strong_eps"], "w"))
+    strong[experiment.NN_CONTRASTIVE] = adaptive.Evaluation(experiment.NN_CONTRASTIVE, experiment.NN_PLAIN,
+                                                            adaptive.NEAREST, _sweep(con, cfg["strong_eps"], "w"))
+    eot = {experiment.BASE: base, **{m: {a: _sweep(fgsm, cfg["eot_eps"], a) for a in ("FGSM", "PGD", "PGD-EOT")}
+                                     for m in noise},
+           **{f"{m}, noise off at test": base for m in noise}}
+    clean_d = torch.rand(N, generator=g) + 1
+    distances = experiment.Distances(0.01, N, {"clean": clean_d, "FGSM on softmax head": clean_d - 0.1,
+                                               "PGD through distances": clean_d + 0.1},
+                                     {"clean": 0.8, "FGSM on softmax head": 0.7, "PGD through distances": 0.2})
+    examples = experiment.Examples(torch.arange(2), synth.x[:2], synth.y[:2], {}, {})
+    sanity = pd.DataFrame({"sweep": ["Table 1, base model"], "check": ["c"], "attack": ["FGSM"], "passed": [True],
+                           "detail": [""]})
+    stub = torch.nn.Identity()
+    return run_mod.Run(ctx=ctx, base_fit=train.FitResult(stub, pd.DataFrame()), examples=examples, base=base,
+                       adversarial={m: stub for m in at_sweeps}, at_sweeps=at_sweeps, noisy={m: stub for m in noise},
+                       noise=noise, eot=eot, contrastive=stub, knn={}, latent=latent, heads={}, distances=distances,
+                       strong=strong, eot_sweep=pd.DataFrame(), sanity=sanity)
 
 
-H, F_, U = verdicts.HOLDS, verdicts.FAILS, verdicts.UNJUDGED
+def _judged(run) -> dict:
+    return {c.id: c for c in lib_verdicts.judge(verdicts.claims(run))}
 
 
-def test_helpers_noise_and_chance():
-    # The 95 % Clopper-Pearson half-width at p = 0.5 and n = 400 is about 5 points.
-    assert verdicts.noise_points(400) == pytest.approx(5.0, abs=0.1)
-    assert verdicts.noise_points(400, 400) == pytest.approx(math.sqrt(2) * verdicts.noise_points(400))
-    assert verdicts.at_chance(12.0, 100, 0.1)          # 0.1 + about 0.06
-    assert not verdicts.at_chance(20.0, 100, 0.1)
-    with pytest.raises(ValueError, match="verdict"):
-        verdicts.record("c", "w", "r", "e", "maybe")
+def test_every_claim_is_quoted_and_nothing_is_judged_on_synthetic_data():
+    judged = _judged(_fake_run("synthetic28"))
+    assert {c.quote for c in judged.values()} == {q.text for q in reference.QUOTES.values()}, \
+        "every quote is used, and only quotes of the report"
+    assert all(c.verdict == lib_verdicts.UNJUDGED and "synthetic" in c.why_not for c in judged.values())
+    assert len(judged) == 1 + 3 + 6 + 2 * (2 + 2 + 1) + 2 * (2 + 1) + 1 + 2 + 1 + 1 + 1
 
 
-def test_pgd_stronger_than_fgsm():
-    strong = t1_table([60, 30, 20], [40, 5, 0])
-    assert judge(verdicts.pgd_stronger_than_fgsm, strong, clean=70, n_test=500) == [H]
-    # PGD weaker than FGSM at one eps, as in the report's Table 2 at eps 0.01.
-    weak = t1_table([60, 30, 20], [80, 5, 0])
-    assert judge(verdicts.pgd_stronger_than_fgsm, weak, clean=70, n_test=500) == [F_]
-    # Equal everywhere: no difference beyond noise either way, so no verdict.
-    same = t1_table([60, 30, 20], [60, 30, 20])
-    assert judge(verdicts.pgd_stronger_than_fgsm, same, clean=70, n_test=500) == [verdicts.UNJUDGED]
-    # A model at chance, or too few images scored: no verdict.
-    at_chance = verdicts.pgd_stronger_than_fgsm(strong, clean=11, n_test=500, chance=CHANCE)
-    assert verdict(at_chance) == [U] and "chance" in at_chance["evidence"].iloc[0]
-    few = t1_table([60, 30, 20], [40, 5, 0], n=5)
-    assert judge(verdicts.pgd_stronger_than_fgsm, few, clean=70, n_test=500) == [U]
+def test_claims_are_judged_by_the_rule_of_their_kind():
+    judged = _judged(_fake_run())
+    kinds = {c.kind for c in judged.values()}
+    assert kinds == set(lib_verdicts.KINDS)
+    holds = lib_verdicts.HOLDS
+    assert judged["pgd_stronger_0.05"].verdict == holds and judged["pgd_stronger_0.05"].test.startswith("exact McNemar")
+    assert judged["at_mitigates_at-pgd_0.05"].verdict == holds
+    assert judged["at_mitigates_worst_at-fgsm_0.05"].verdict == holds
+    assert judged["at_higher_vs_fgsm_at-fgsm_0.05"].verdict == holds
+    # The noisy models are the base model image by image: "slightly lower" / "similar" hold by
+    # equivalence (the interval inside +-5 points), not for lack of a difference.
+    eq = judged["noise_slightly_lower_0.05"]
+    assert eq.kind == lib_verdicts.EQUIVALENCE and eq.verdict == holds and eq.effect == 0
+    assert -0.05 < eq.low and eq.high < 0.05 and "TOST" in eq.test
+    assert judged["noise_not_enough_noise_after_conv1_0.05"].verdict == holds
+    assert judged["attacked_closer"].verdict == holds and judged["fgsm_crosses_clusters"].verdict == holds
+    # Clean accuracies only for models trained as the report did (smoke is not).
+    assert judged["base_clean"].verdict == lib_verdicts.UNJUDGED and "crop / flip" in judged["base_clean"].why_not
+    assert "contrastive model trained as the report" not in judged["nn_clean"].why_not
+    assert "fine-tuned" in judged["nn_clean"].why_not
+    # One Holm family: the adjusted p-values are never below the raw ones.
+    tested = [c for c in judged.values() if c.test and not c.why_not]
+    assert tested and all(c.p_holm >= c.p_raw for c in tested)
 
 
-def test_small_eps_breaks():
-    broken = t1_table([60, 30, 20], [40, 5, 0])
-    assert judge(verdicts.small_eps_breaks, broken, clean=70, n_test=500) == [H]
-    robust = t1_table([90, 80, 70], [40, 5, 0])
-    assert judge(verdicts.small_eps_breaks, robust, clean=70, n_test=500) == [F_]
-    assert judge(verdicts.small_eps_breaks, broken, clean=70, n_test=500, eps=0.3) == [U]
+def test_section_3_3_is_no_more_robust_than_the_undefended_model():
+    """The report's "results really close to the results we got without adversarial training
+    at all" is NOT_BETTER against the undefended base model, with a 5-point margin."""
+    same = _judged(_fake_run(contrastive_gain=1.0))
+    c = same["contrastive_no_more_robust_0.01"]
+    assert c.kind == lib_verdicts.NOT_BETTER and c.margin == 0.05 and c.comparison.models[1] == experiment.BASE
+    assert c.quote.startswith("We obtained results really close to the results we got without adversarial training")
+    assert same["contrastive_not_satisfying_0.05"].verdict == lib_verdicts.HOLDS
+    better = _judged(_fake_run(contrastive_gain=20.0))
+    assert better["contrastive_not_satisfying_0.05"].verdict == lib_verdicts.FAILS
+    assert better["contrastive_not_satisfying_0.05"].effect > 0.05
 
 
-def t2_table(cells, clean, n_test=500):
-    """cells: {(attack, defense, eps): accuracy % over the correctly classified}; clean: {defense: %}."""
-    rows = []
-    for (attack, defense, eps), acc in cells.items():
-        rows.append({"attack": attack, "defense": defense, "eps": eps, "clean accuracy (%)": clean[defense],
-                     "ours (%)": acc, "ours over all test images (%)": acc * clean[defense] / 100,
-                     "n": round(n_test * clean[defense] / 100)})
-    return pd.DataFrame(rows)
+def test_a_base_model_below_the_report_baseline_gates_the_defense_claims():
+    judged = _judged(_fake_run(base_clean=0.5))
+    at = judged["at_mitigates_at-pgd_0.05"]
+    assert at.verdict == lib_verdicts.UNJUDGED and "base model's clean accuracy (%)" in at.why_not
+    assert "needs >= 82.8" in at.why_not or "needs >= 82.7" in at.why_not
+    assert math.isfinite(at.effect) and math.isnan(at.p_raw), "the effect is shown, the test is not counted"
+    # Two attacks on one model only need a trained model.
+    assert judged["pgd_stronger_0.05"].verdict == lib_verdicts.HOLDS
 
 
-def table2_cells(at_fgsm=(60, 40), at_pgd=(70, 50), base=(30, 5)):
-    cells = {}
-    for attack, drop in [("FGSM", 0), ("PGD", 10)]:
-        for defense, vals in [("no defense", base), ("AT-FGSM", at_fgsm), ("AT-PGD", at_pgd)]:
-            for eps, v in zip((0.01, 0.05), vals):
-                cells[(attack, defense, eps)] = max(v - drop, 0)
-    return cells
+def test_observations_are_not_claims_and_summary_rows_follow_the_report():
+    run = _fake_run()
+    obs = verdicts.observations(run)
+    ids = [o.id for o in obs]
+    assert len(set(ids)) == len(ids)
+    assert {"table1_vs_table2", "table2_pgd_weaker_than_fgsm", "n_correct_vs_accuracy", "figure7_caption",
+            "table1_cells", "at_pgd_vs_at_fgsm_0.05", "nn_transfer_vs_distances_0.01"} <= set(ids)
+    claim_ids = {c.id for c in verdicts.claims(run)}
+    assert not claim_ids & set(ids)
+    rows = run_mod.summary_rows(run)
+    assert len(rows) == len(run.strong) * len(run.cfg["strong_eps"])
+    nn = [r for r in rows if r["defense"] == experiment.NN_CONTRASTIVE]
+    assert nn and all(math.isnan(r["report_robust"]) and r["report_clean"] == 0.8 for r in nn)
+    note = run_mod.closing_note(run)
+    assert "Verdicts" in note and "holds" in note
 
 
-CLEAN2 = {"no defense": 70.0, "AT-FGSM": 65.0, "AT-PGD": 62.0}
-
-
-def test_adversarial_training_helps_per_model():
-    table = t2_table(table2_cells(), CLEAN2)
-    out = verdicts.adversarial_training_helps(table, chance=CHANCE, n_test=500)
-    assert list(out["claim"].str.contains("AT-FGSM")) == [True, False]
-    assert verdict(out) == [H, H]
-    # AT-FGSM no better than no defense, within noise: no verdict for it alone.
-    table = t2_table(table2_cells(at_fgsm=(30, 5)), {**CLEAN2, "AT-FGSM": 70.0})
-    assert judge(verdicts.adversarial_training_helps, table, n_test=500) == [U, H]
-    # AT-FGSM clearly worse than no defense under an attack: the claim fails for it.
-    table = t2_table(table2_cells(at_fgsm=(5, 2), base=(60, 40)), {**CLEAN2, "AT-FGSM": 70.0})
-    assert judge(verdicts.adversarial_training_helps, table, n_test=500)[0] == F_
-    # An adversarially trained model at chance cannot be judged.
-    table = t2_table(table2_cells(), {**CLEAN2, "AT-PGD": 10.0})
-    assert judge(verdicts.adversarial_training_helps, table, n_test=500) == [H, U]
-
-
-def test_at_holds_better_against_fgsm_and_at_pgd_beats_at_fgsm():
-    table = t2_table(table2_cells(), CLEAN2)   # PGD 10 points below FGSM everywhere
-    assert judge(verdicts.at_holds_better_against_fgsm, table, n_test=500) == [H]
-    # Equal models: the difference is within noise, so no verdict.
-    assert judge(verdicts.at_pgd_beats_at_fgsm_under_pgd, table, n_test=500) == [U]
-    worse = t2_table(table2_cells(at_pgd=(5, 2)), CLEAN2)
-    assert judge(verdicts.at_pgd_beats_at_fgsm_under_pgd, worse, n_test=500) == [F_]
-    better = t2_table(table2_cells(at_pgd=(80, 70)), CLEAN2)
-    assert judge(verdicts.at_pgd_beats_at_fgsm_under_pgd, better, n_test=500) == [H]
-    # The report's own Table 2: FGSM below PGD at eps 0.01 for both models.
-    own = t2_table(reference.REPORT_TABLE2, {"no defense": 88.0, "AT-FGSM": 80.0, "AT-PGD": 80.0}, n_test=10000)
-    assert judge(verdicts.at_holds_better_against_fgsm, own, n_test=10000) == [F_]
-    assert judge(verdicts.at_pgd_beats_at_fgsm_under_pgd, own, n_test=10000) == [H]
-
-
-def noise_table(base, noisy, label="noise after conv1", n=300, eps=(0.01, 0.05, 0.1)):
-    return pd.DataFrame([{"model": m, "attack": "FGSM", "eps": e, "accuracy": v, "n": n}
-                         for m, vals in [("base model", base), (label, noisy)] for e, v in zip(eps, vals)])
-
-
-def test_noise_does_not_help():
-    label = "noise after conv1"
-    clean = {"base model": (70.0, 500), label: (68.0, 500)}
-    same = noise_table([50, 20, 10], [48, 21, 9])
-    assert judge(verdicts.noise_does_not_help, same, label, clean=clean) == [H]
-    helps = noise_table([50, 20, 10], [70, 45, 30])
-    assert judge(verdicts.noise_does_not_help, helps, label, clean=clean) == [F_]
-    dead = {"base model": (70.0, 500), label: (10.5, 500)}
-    assert judge(verdicts.noise_does_not_help, helps, label, clean=dead) == [U]
-
-
-def eot_table(base_pgd, eot, plain, quiet, label="noise after conv1", n=150, eps=(0.01, 0.05)):
-    rows = []
-    for model, attack, vals in [("base model", "PGD", base_pgd), (label, "PGD-EOT", eot), (label, "PGD", plain),
-                                (f"{label}, noise off at test", "PGD", quiet)]:
-        rows += [{"model": model, "attack": attack, "eps": e, "ours (%)": v, "n": n} for e, v in zip(eps, vals)]
-    return pd.DataFrame(rows)
-
-
-def test_noise_does_not_help_eot():
-    label = "noise after conv1"
-    clean = {"base model": (70.0, 200), label: (68.0, 200), f"{label}, noise off at test": (69.0, 200)}
-    holds = eot_table([20, 2], [21, 1], [30, 5], [20, 2])
-    assert judge(verdicts.noise_does_not_help_eot, holds, label, clean=clean) == [H]
-    # Better under EOT, and so are the same weights with the noise off: training did it.
-    trained = verdicts.noise_does_not_help_eot(eot_table([20, 2], [60, 30], [62, 31], [58, 29]), label,
-                                               clean=clean, chance=CHANCE)
-    assert verdict(trained) == [F_] and "training with noise" in trained["evidence"].iloc[0]
-    random_only = verdicts.noise_does_not_help_eot(eot_table([20, 2], [60, 30], [62, 31], [20, 2]), label,
-                                                   clean=clean, chance=CHANCE)
-    assert verdict(random_only) == [F_] and "randomness" in random_only["evidence"].iloc[0]
-
-
-def t4_table(nn_clean, nn_attacked, plain_clean=70.0, plain_attacked=None, eps=(0.01, 0.05)):
-    """1-NN rows of Table 4: accuracy over all test images given directly."""
-    plain_attacked = plain_attacked or [a - 10 for a in nn_attacked]
-    rows = []
-    for encoder, clean, attacked in [("CE + contrastive", nn_clean, nn_attacked),
-                                     ("plain CE", plain_clean, plain_attacked)]:
-        for attack in ("FGSM on softmax head", "PGD through distances"):
-            for e, a in zip(eps, attacked):
-                a = a if attack == "FGSM on softmax head" else a / 2
-                rows.append({"encoder": encoder, "classifier": "1-NN", "clean accuracy (%)": clean,
-                             "attack": attack, "eps": e, "ours (%)": 100 * a / clean,
-                             "ours over all test images (%)": a, "n": 300})
-    return pd.DataFrame(rows)
-
-
-def test_nn_keeps_accuracy():
-    table = t4_table(80.0, [77.0, 70.0])
-    # FGSM on the head at eps 0.01: 80 -> 77, similar; PGD through distances: 80 -> 38.5, not.
-    assert judge(verdicts.nn_keeps_accuracy, table, "FGSM on softmax head", n_test=2000) == [H]
-    assert judge(verdicts.nn_keeps_accuracy, table, "PGD through distances", n_test=2000) == [F_]
-    assert judge(verdicts.nn_keeps_accuracy, table, "FGSM on softmax head", n_test=2000, eps=0.3) == [U]
-    at_chance = t4_table(10.0, [9.0, 8.0])
-    assert judge(verdicts.nn_keeps_accuracy, at_chance, "FGSM on softmax head", n_test=2000) == [U]
-
-
-def test_contrastive_no_better_than_plain():
-    better = t4_table(80.0, [77.0, 70.0], plain_attacked=[40.0, 20.0])
-    assert judge(verdicts.contrastive_no_better_than_plain, better, "PGD through distances", n_test=2000) == [F_]
-    same = t4_table(80.0, [60.0, 40.0], plain_attacked=[60.0, 40.0])
-    assert judge(verdicts.contrastive_no_better_than_plain, same, "PGD through distances", n_test=2000) == [H]
-    only = same[same["encoder"] == "CE + contrastive"]
-    assert judge(verdicts.contrastive_no_better_than_plain, only, "PGD through distances", n_test=2000) == [U]
-
-
-def test_attacked_closer_to_reference():
-    clean = [1.0, 1.2, 0.9, 1.1, 1.0, 1.3] * 5
-    closer = [d - 0.2 + 0.01 * (i % 3) for i, d in enumerate(clean)]
-    kw = dict(attack="FGSM", eps=0.01, clean_acc=80.0, n_test=500, chance=CHANCE)
-    assert verdict(verdicts.attacked_closer_to_reference(clean, closer, **kw)) == [H]
-    farther = [d + 0.2 for d in clean]
-    assert verdict(verdicts.attacked_closer_to_reference(clean, farther, **kw)) == [F_]
-    assert verdict(verdicts.attacked_closer_to_reference(clean, closer, **{**kw, "clean_acc": 10.0})) == [U]
-    assert verdict(verdicts.attacked_closer_to_reference(clean[:6], closer[:6], **kw)) == [U]
-    with pytest.raises(ValueError, match="equal-length"):
-        verdicts.attacked_closer_to_reference(clean, closer[:3], **kw)
-
-
-def test_report_consistency_on_its_own_numbers_and_on_consistent_ones():
-    own = verdicts.report_consistency()
-    assert verdict(own) == [F_, F_]
-    assert "57.99" in own["evidence"].iloc[0] and "+10.04" in own["evidence"].iloc[1]
-    t1 = {("FGSM", 0.01): 50.0, ("FGSM", 0.05): 20.0, ("PGD", 0.01): 10.0, ("PGD", 0.05): 5.0}
-    t2 = {(a, "no defense", e): v for (a, e), v in t1.items()}
-    assert verdict(verdicts.report_consistency(t1, t2)) == [H, H]
-
-
-def test_synthetic_data_judge_nothing():
-    table = verdicts.pgd_stronger_than_fgsm(t1_table([60, 30, 20], [40, 5, 0]), clean=70, n_test=500,
-                                            chance=CHANCE)
-    assert verdict(verdicts.on_dataset(table, "cifar10_jpeg")) == [H]
-    synthetic = verdicts.on_dataset(table, "synthetic32")
-    assert verdict(synthetic) == [U]
-    assert synthetic["evidence"].iloc[0].startswith("synthetic data (would be: holds)")
+def test_report_contradictions_are_computed_from_the_transcription():
+    t = verdicts.contradictions_table().set_index("id")
+    assert "57.99" in t.loc["table1_vs_table2", "what"] and "88.05 %" in t.loc["n_correct_vs_accuracy", "what"]
+    assert (t["source"] == "report text").all()
 
 
 # --------------------------------------------------------------------------- tables
 def test_table1_and_table2_put_the_report_beside_ours():
-    sweep = pd.DataFrame([{"attack": a, "norm": "inf", "eps": e, "accuracy": 0.5, "n": 100, "convention": "correct"}
-                          for a in ("FGSM", "PGD") for e in (0.01, 0.2)])
-    t1 = report_tables.table1(sweep)
-    assert list(t1["ours (%)"]) == [50.0] * 4
-    assert t1["report (%)"].iloc[0] == 54.05 and math.isnan(t1["report (%)"].iloc[1])
-    parts = {"no defense": (sweep[sweep["eps"] == 0.01], 0.8), "AT-PGD": (sweep[sweep["eps"] == 0.01], 0.6)}
-    t2 = report_tables.table2(parts)
-    assert list(t2["defense"]) == ["no defense", "AT-PGD"] * 2
-    assert t2["ours over all test images (%)"].tolist() == pytest.approx([40.0, 30.0, 40.0, 30.0])
-    assert t2["report (%)"].tolist() == [47.95, 68.74, 57.99, 91.28]
+    run = _fake_run()
+    t1 = report_tables.table1(run.base, run.cfg["eps"])
+    row = t1[(t1["attack"] == "FGSM") & (t1["eps"] == 0.05)].iloc[0]
+    k, n = experiment.over_correct(run.base["FGSM"], 0.05)
+    assert row["ours (%)"] == pytest.approx(100 * k / n) and row["report (%)"] == 22.0
+    assert row["low"] <= row["ours (%)"] <= row["high"]
+    assert row["ours over all test images (%)"] == pytest.approx(100 * k / N)
+    t2 = report_tables.table2(run.base, run.at_sweeps, run.cfg["table2_eps"])
+    assert list(dict.fromkeys(t2["defense"])) == ["no defense", *experiment.AT_MODELS]
+    assert t2.set_index(["attack", "defense", "eps"]).loc[("PGD", "no defense", 0.01), "report (%)"] == 57.99
     assert report_tables.caption("Table 1.", "CIFAR-10 (JPEG q75 copy)").startswith(
         "Table 1. Data: CIFAR-10 (JPEG q75 copy)")
 
 
 def test_sanity_table_fails_every_check_on_a_model_at_chance():
-    sweep = pd.DataFrame([{"attack": a, "norm": "inf", "eps": e, "accuracy": acc, "n": 50, "convention": "correct"}
-                          for a, vals in [("FGSM", (0.5, 0.2)), ("PGD", (0.3, 0.0))]
-                          for e, acc in zip((0.05, 0.5), vals)])
-    kw = dict(chance=0.1, large_eps=0.5, at={}, n_test=500, eot=sweep.assign(model="x").iloc[:0],
-              eot_clean={}, n_eot=100, noisy=[], latent=sweep.assign(encoder="e").iloc[:0], nn_clean={})
-    ok = report_tables.sanity_table(sweep, base_clean=(0.7, 500), **kw)
+    g = torch.Generator().manual_seed(1)
+    good = _breaks(g, 0.8, 0.05)
+    ok = report_tables.sanity_table({"m": ({"FGSM": _sweep(good, [0.05, 0.5], "FGSM"),
+                                           "PGD": _sweep(good / 3, [0.05, 0.5], "PGD")}, "FGSM", ["PGD"])},
+                                    chance=0.1, large={"m": 0.5})
     assert ok["passed"].all() and ok["check"].iloc[0] == "model better than chance (trained)"
-    dead = report_tables.sanity_table(sweep, base_clean=(0.11, 500), **kw)
-    assert not dead["passed"].any()
+    dead = _breaks(g, 0.1, 0.05)
+    bad = report_tables.sanity_table({"m": ({"FGSM": _sweep(dead, [0.05, 0.5], "FGSM"),
+                                            "PGD": _sweep(dead / 3, [0.05, 0.5], "PGD")}, "FGSM", ["PGD"])},
+                                     chance=0.1, large={"m": 0.5})
+    assert not bad["passed"].any()
+
+
+def test_per_attack_sweeps_are_cached_and_seeded_inside(trained, synth, tmp_path, monkeypatch):
+    cfg = dict(profiles.resolve(REPORT, "smoke"), pgd_steps=2)
+    ctx = experiment.Context(cfg, torch.device("cpu"), synth[0], synth[0], synth[0], synth[1].subset(torch.arange(40)))
+    runs = []
+    for folder, state in (("a", 0), ("b", 123)):
+        monkeypatch.setenv("ADV_CHECKPOINT_DIR", str(tmp_path / folder))
+        torch.manual_seed(state)   # another global state before each cold run: the seed inside decides
+        runs.append(experiment.per_attack(ctx, trained, experiment.attacks_of(cfg), [0.05, 0.1], "t"))
+    for a, first in runs[0].items():
+        assert torch.equal(first.robust, runs[1][a].robust) and torch.equal(first.x_adv, runs[1][a].x_adv)
+        assert (first.robust[:, 1] <= first.robust[:, 0]).all(), "non-increasing in eps"
+        assert (first.robust[:, 0] <= first.clean_robust).all()
+    stored = sorted((tmp_path / "b" / "results").glob("*.pt"))
+    assert len(stored) == 2
+    warm = experiment.per_attack(ctx, trained, experiment.attacks_of(cfg), [0.05, 0.1], "t")
+    assert sorted((tmp_path / "b" / "results").glob("*.pt")) == stored
+    assert all(torch.equal(warm[a].robust, runs[1][a].robust) for a in warm)

@@ -120,7 +120,7 @@ PARAMS = {
     "refs_per_class": count("reference images per class of the 1-NN rule (report: 5)"),
     "latent_eps": eps_list("eps of the attacks on the 1-NN rule"),
     "n_latent_plot": count("points per panel of Figure 8"),
-    # Beyond the report: the adaptive evaluation (lib.robustness, section 9 of the notebook).
+    # Beyond the report: the adaptive evaluation (lib.robustness, section 8 of the notebook).
     "strong_eps": eps_list("eps of the worst-case evaluation over the strong attack set"),
     "n_strong": count("test images of the worst-case evaluation (the first of the test subset)"),
     "strong_pgd_steps": count("PGD steps of the strong set (CE and margin losses)"),

@@ -1,417 +1,344 @@
-"""Does each claim of report 002 hold on this run? One function per claim, each returning data.
+"""Report 002's claims, in its own words, with what each implies on a run; and our observations.
 
-Every function takes the notebook's tables (accuracy in %, as the notebook shows them) and
-returns a small DataFrame, one row per judged claim, with columns
+Every claim is quoted from the report (``reference.QUOTES``) and judged by :mod:`lib.verdicts`,
+one Holm family for the report. Per-image flags come from the run's sweeps, so every comparison
+is paired on the same images:
 
-- ``claim``: the report's claim, in one sentence;
-- ``where``: where the report makes it (section, table, figure);
-- ``report``: what the report's own numbers say;
-- ``evidence``: our numbers that decide it;
-- ``verdict``: one of :data:`VERDICTS`: ``"holds"``, ``"does not hold"`` or
-  ``"cannot be judged at this profile"``.
+- its numbers are "accuracy is about v" claims (:data:`~lib.verdicts.VALUE`, 5-point margin):
+  the base model's clean accuracy (87.75 %), FGSM at eps 0.05 (22.0 %) and 0.5 (13.77 %), PGD at
+  eps 0.05 (7.6 %), over the base model's correctly classified images (its convention), and the
+  contrastive 1-NN rule's clean accuracy (80 %);
+- "PGD ... more effective than FGSM" (base model, every eps of Table 1) and "much higher accuracy
+  when defending over the FGSM attack" (each adversarially trained model, Table 2's eps) compare
+  two attacks on one model's correctly classified images; "mitigated by adversarial training"
+  compares each adversarially trained model with the base model over all test images, under the
+  report's attacks (per image the worse of FGSM and PGD, Table 2's eps) and under the worst case
+  of the strong set (``strong_eps``): exact McNemar;
+- "the overall accuracy is slightly lower for the model with Gaussian noise" (Figure 6, noise
+  after conv1) and "very similar as with the first approach" (Figure 7, noise between the dense
+  layers) are equivalence claims, noisy vs base under FGSM over all test images at Table 2's eps,
+  within +-5 points; "did not provide a good enough defense method" is NOT_BETTER (at most 5
+  points better) under the strong set's worst case, the noisy models attacked with EOT;
+- section 3.3's "results really close to the results we got without adversarial training at all
+  (... similar accuracy after our attacks)" says the contrastive 1-NN rule is no more robust than
+  the undefended base model: NOT_BETTER (5 points), per image the worst of the attacks on each
+  (on the 1-NN rule: FGSM on the softmax head and FGSM / PGD through the latent distances) at
+  ``latent_eps``; "results were not very satisfying": NOT_BETTER than the same 1-NN rule on the
+  plain model's representation under the strong set's worst case; "an example ... might end up
+  in the middle of the blue cluster after an FGSM attack": FGSM at eps 0.01 lowers the 1-NN
+  accuracy (McNemar, clean vs attacked); "the distance between an image and its 1-NN is, on
+  average, greater than the distance between the attacked image and its 1-NN": more images move
+  closer than farther (exact sign test, as McNemar on the flags "closer" / "farther").
 
-A claim cannot be judged when a model it rests on is no better than chance on clean images
-(then it "survives" or "falls" under any attack trivially), when too few images were scored,
-when the run lacks the eps the claim is about, or when the data are synthetic stand-ins
-(:func:`on_dataset`). Differences count only beyond sampling noise: two binomial standard
-errors at the worst case p = 0.5 (:func:`noise_points`).
+Gates (:class:`lib.verdicts.Requirement`): nothing is judged on synthetic stand-in data; the
+clean accuracies only for models trained as the report did (its crop / flip augmentation on
+the 50,000 training images; the contrastive model from scratch with eq. (5) at weight 1); the
+comparisons of two attacks on the base model only when it is trained (above chance); every
+other claim only when the base model is within 5 points of the report's 87.75 % (and, for the
+contrastive claims, the contrastive 1-NN rule within 5 points of its 80 %), and the defended
+models behind it are above chance.
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
-
-import numpy as np
 import pandas as pd
+import torch
 
-from lib.evaluate import above_chance, noise_tolerance
-from lib.reports.attacks_adversarial_training.reference import (
-    REPORT_NN_CLEAN,
-    REPORT_NN_EPS,
-    REPORT_TABLE1,
-    REPORT_TABLE2,
-    REPORT_TABLE2_EPS,
-)
-from lib.stats import FAILS, HOLDS, UNJUDGED, VERDICTS, decide  # noqa: F401 (re-exported)
+from lib import evaluate, stats
+from lib import verdicts as lv
+from lib.reports.attacks_adversarial_training import experiment as ex
+from lib.reports.attacks_adversarial_training import reference as ref
+from lib.reports.attacks_adversarial_training.run import Run
+from lib.verdicts import Claim, Comparison, Count, Observation, Paired, Requirement
 
-COLUMNS = ["claim", "where", "report", "evidence", "verdict"]
-#: Fewer scored images than this and no claim is judged.
-MIN_IMAGES = 20
-#: "Similar accuracy" (section 3.3): a drop of at most this many points (or sampling noise).
-SIMILAR_POINTS = 5.0
-#: "Breaks" an undefended model (section 2.3): leaves less than this accuracy (%).
-BROKEN_BELOW = 50.0
-
-OURS, ALL = "ours (%)", "ours over all test images (%)"
+REPORT_ATTACKS = "the report's FGSM and PGD (per image the worse)"
+WORST = "worst case over the strong set"
+LATENT = "every attack on each (per image the worst)"
 
 
-# --------------------------------------------------------------------------- helpers
-def noise_points(n: int, m: int | None = None) -> float:
-    """Sampling noise in accuracy points (the study's one rule, :func:`lib.evaluate.noise_tolerance`:
-    the 95 % Clopper-Pearson half-width at p = 0.5) of one accuracy over ``n`` images, or of a
-    difference of two over ``n`` and ``m`` images (half-widths added in quadrature)."""
-    one = noise_tolerance(n)
-    return 100 * (math.hypot(one, noise_tolerance(m)) if m is not None else one)
+# --------------------------------------------------------------------------- gates
+def _trained(run: Run, model: str) -> Requirement:
+    k, n = run.clean_count(model)
+    ok = evaluate.above_chance(k / n, n, run.ctx.chance)
+    return lv.condition(f"{model} trained", ok, f"{model}'s clean accuracy {100 * k / n:.1f} % over {n} images is "
+                                             f"{'above' if ok else 'not above'} chance ({100 * run.ctx.chance:g} %)")
 
 
-def at_chance(clean_pct: float, n: int, chance: float) -> bool:
-    """True when a clean accuracy (%) over ``n`` images is not above chance beyond sampling noise."""
-    return not above_chance(clean_pct / 100, n, chance)
-
-
-def record(claim: str, where: str, report: str, evidence: str, verdict: str) -> pd.DataFrame:
-    """One verdict row (the common output of every function here)."""
-    if verdict not in VERDICTS:
-        raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
-    return pd.DataFrame([dict(zip(COLUMNS, (claim, where, report, evidence, verdict)))], columns=COLUMNS)
-
-
-def _weak(models: dict[str, tuple[float, int]], chance: float, n_scored: int | None = None) -> str | None:
-    """Why a claim cannot be judged (a model at chance, too few images), or None."""
-    weak = [f"{name} {acc:.1f} % clean over {n} images" for name, (acc, n) in models.items()
-            if at_chance(acc, n, chance)]
-    if weak:
-        return f"model at chance ({', '.join(weak)}; chance {100 * chance:.0f} %)"
-    if n_scored is not None and n_scored < MIN_IMAGES:
-        return f"only {n_scored} images scored (fewer than {MIN_IMAGES})"
-    return None
-
-
-def _fmt(values: Iterable[float]) -> str:
-    return " / ".join(f"{v:.1f}" for v in values)
-
-
-def _eps(values: Iterable[float]) -> str:
-    return " / ".join(f"{e:g}" for e in values)
-
-
-def _acc(table: pd.DataFrame, column: str = OURS, **where) -> pd.Series:
-    """``column`` of the rows matching ``where``, indexed by eps (sorted)."""
-    mask = np.ones(len(table), dtype=bool)
-    for key, value in where.items():
-        mask &= (table[key] == value).to_numpy()
-    return table[mask].set_index("eps")[column].sort_index()
-
-
-def concat(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    return pd.concat(list(parts), ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
-
-
-def on_dataset(verdicts: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """The verdicts as they stand for ``dataset``: on synthetic stand-in data no claim about
-    CIFAR-10 models can be judged, whatever the numbers (the evidence is kept)."""
-    if not dataset.startswith("synthetic"):
-        return verdicts
-    out = verdicts.copy()
-    judged = out["verdict"] != UNJUDGED
-    out.loc[judged, "evidence"] = ("synthetic data (would be: " + out.loc[judged, "verdict"] + "); "
-                                   + out.loc[judged, "evidence"])
-    out["verdict"] = UNJUDGED
+def _gates(run: Run) -> dict[str, tuple[Requirement, ...]]:
+    """Named gate sets (see the module docstring)."""
+    cfg = run.cfg
+    real = lv.condition("CIFAR-10 data", run.ctx.real, f"{run.title} is a synthetic stand-in, not CIFAR-10")
+    recipe = cfg["augment"] == "crop_flip" and cfg["n_train"] >= ref.REPORT_N_TRAIN
+    as_report = lv.condition("base model trained as the report", recipe,
+                          f"the base model trained {'with' if cfg['augment'] else 'without'} the report's crop / flip "
+                          f"augmentation, on {cfg['n_train'] - cfg['n_val']:,} of {cfg['n_train']:,} training images "
+                          f"(report: with it, on its {ref.REPORT_N_TRAIN:,})")
+    nn_recipe = (not cfg["finetune"] and cfg["contrastive_weight"] == ref.REPORT_CONTRASTIVE_WEIGHT
+                 and cfg["n_train"] >= ref.REPORT_N_TRAIN)
+    how = "fine-tuned from the base model" if cfg["finetune"] else "trained"
+    nn_as_report = lv.condition("contrastive model trained as the report", nn_recipe,
+                             f"the contrastive model {how} with eq. (5) at weight {cfg['contrastive_weight']:g} "
+                             f"on {cfg['n_train']:,} training images (report: from scratch, weight "
+                             f"{ref.REPORT_CONTRASTIVE_WEIGHT:g}, {ref.REPORT_N_TRAIN:,})")
+    base_ok = lv.clean_baseline(ex.BASE, *run.clean_count(ex.BASE), ref.REPORT_BASE_ACCURACY / 100)
+    nn_ok = lv.clean_baseline(ex.NN_CONTRASTIVE, *run.clean_count(ex.NN_CONTRASTIVE), ref.REPORT_NN_CLEAN / 100)
+    out = {"data": (real,), "base as report": (real, as_report), "nn as report": (real, nn_as_report),
+           "attacks": (real, _trained(run, ex.BASE)), "base": (real, base_ok),
+           "contrastive": (real, base_ok, nn_ok), "nn": (real, nn_ok)}
+    for m in (*run.at_sweeps, *run.noise):
+        out[m] = (real, base_ok, _trained(run, m))
     return out
 
 
-# --------------------------------------------------------------------------- attacks (Table 1)
-def pgd_stronger_than_fgsm(table1: pd.DataFrame, *, clean: float, n_test: int, chance: float
-                           ) -> pd.DataFrame:
-    """Section 2.3: "PGD ... reaches very low accuracy faster (for lower eps) than FGSM".
-
-    ``table1``: columns attack ("FGSM", "PGD"), eps, ``ours (%)``, n (correctly classified
-    images scored); ``clean``: the base model's clean accuracy (%) over ``n_test`` images.
-    Holds when PGD leaves no more accuracy than FGSM at any eps (beyond noise) and clearly
-    less at one eps at least.
-    """
-    claim = "PGD is stronger than FGSM: it leaves less accuracy at the same eps"
-    where = "section 2.3, Table 1, Figures 4-5"
-    ref = {a: [REPORT_TABLE1[(a, e)] for e in sorted(e for (b, e) in REPORT_TABLE1 if b == a)]
-           for a in ("FGSM", "PGD")}
-    report = f"FGSM {_fmt(ref['FGSM'])} vs PGD {_fmt(ref['PGD'])} (eps 0.001 ... 0.5)"
-    n = int(table1["n"].min())
-    why = _weak({"base model": (clean, n_test)}, chance, n)
-    fgsm, pgd = _acc(table1, attack="FGSM"), _acc(table1, attack="PGD")
-    common = fgsm.index.intersection(pgd.index)
-    gap = pgd[common] - fgsm[common]
-    tol = noise_points(n, n)
-    evidence = (f"PGD - FGSM = {_fmt(gap)} points at eps {_eps(common)} (noise +-{tol:.1f}); "
-                f"PGD clearly lower at {int((gap < -tol).sum())} of {len(gap)} eps, "
-                f"clearly higher at {int((gap > tol).sum())}")
-    if why or common.empty:
-        return record(claim, where, report, why or "no common eps", UNJUDGED)
-    return record(claim, where, report, evidence,
-                  decide(bool((gap < -tol).any()), bool((gap > tol).any())))
+def _claim(key: str, id_: str, kind: str, comparison: Comparison, data, gate, table: str, claim: str,
+           value: float | None = None) -> Claim:
+    q = ref.QUOTES[key]
+    return Claim(report=ex.REPORT, id=id_, quote=q.text, section=q.section, kind=kind, comparison=comparison,
+                 data=data, value=value, gate=gate, table=table, claim=claim, margin=lv.DEFAULT_MARGIN)
 
 
-def small_eps_breaks(table1: pd.DataFrame, *, clean: float, n_test: int, chance: float,
-                     eps: float = 0.05, attack: str = "FGSM") -> pd.DataFrame:
-    """Section 2.3: "quite small values of eps" already give "very low accuracy": FGSM at
-    eps 0.05 leaves 22 %. Holds when ``attack`` at ``eps`` leaves less than
-    :data:`BROKEN_BELOW` % of the correctly classified images."""
-    claim = f"a small eps ({eps:g}) already breaks the undefended model under {attack}"
-    where = "section 2.3, Figure 4"
-    report = f"{attack} at eps {eps:g}: {REPORT_TABLE1.get((attack, eps), float('nan')):.2f} %"
-    row = _acc(table1, attack=attack)
-    n = int(table1["n"].min())
-    why = _weak({"base model": (clean, n_test)}, chance, n)
-    if why or eps not in row.index:
-        return record(claim, where, report, why or f"eps {eps:g} not in this run", UNJUDGED)
-    acc, tol = float(row[eps]), noise_points(n)
-    evidence = (f"{attack} at eps {eps:g}: {acc:.1f} % of {n} correctly classified images "
-                f"(threshold {BROKEN_BELOW:g} %, noise +-{tol:.1f})")
-    return record(claim, where, report, evidence,
-                  decide(acc + tol < BROKEN_BELOW, acc - tol > BROKEN_BELOW))
+def _correct_only(run: Run, model: str, a: torch.Tensor, b: torch.Tensor) -> Paired:
+    """Flags of two attacks on ``model`` over the images it classifies correctly (the report's
+    convention: a clean mistake is broken under both and would only dilute the difference)."""
+    keep = run.clean(model)
+    return Paired(a[keep], b[keep])
 
 
-# --------------------------------------------------------------------------- adversarial training (Table 2)
-def _clean_of(table2: pd.DataFrame, defense: str, n_test: int) -> tuple[float, int]:
-    """(clean accuracy %, images) of one model of Table 2."""
-    return float(table2.loc[table2["defense"] == defense, "clean accuracy (%)"].iloc[0]), n_test
+# --------------------------------------------------------------------------- claims
+def _attack_claims(run: Run, gates, images: str) -> list[Claim]:
+    base, out = run.base, []
+    k_correct = int(run.clean(ex.BASE).sum())
+    for key, attack, eps, number in (("fgsm_005", "FGSM", 0.05, ref.REPORT_TEXT_FGSM_005),
+                                     ("fgsm_05", "FGSM", 0.5, ref.REPORT_TEXT_FGSM_05),
+                                     ("pgd_005", "PGD", 0.05, ref.REPORT_TEXT_PGD_005)):
+        data = Count(*ex.over_correct(base[attack], eps)) if eps in base[attack].eps and k_correct else None
+        out.append(_claim(key, key, lv.VALUE, Comparison((ex.BASE,), attack, eps, "inf", "its correctly classified "
+                                                      + images), data, gates["base"], "table1_fgsm_pgd.csv",
+                          f"{attack} at eps {eps:g} leaves {number:g} % of the base model's correct images",
+                          number / 100))
+    for e in run.cfg["eps"]:
+        out.append(_claim("pgd_stronger", f"pgd_stronger_{e:g}", lv.SUPERIORITY,
+                          Comparison(("base model under FGSM", "base model under PGD"), "FGSM vs PGD", e, "inf",
+                                     "the base model's correctly classified " + images),
+                          _correct_only(run, ex.BASE, ex.robust_at(base["FGSM"], e), ex.robust_at(base["PGD"], e)),
+                          gates["attacks"], "table1_fgsm_pgd.csv",
+                          f"PGD leaves less accuracy than FGSM on the base model, eps {e:g}"))
+    return out
 
 
-def adversarial_training_helps(table2: pd.DataFrame, *, chance: float, n_test: int) -> pd.DataFrame:
-    """Section 3.1 and the conclusions: gradient attacks "can be mitigated by adversarial training".
-
-    ``table2``: columns attack, defense ("no defense", "AT-FGSM", "AT-PGD"), eps,
-    ``clean accuracy (%)``, ``ours (%)``, ``ours over all test images (%)``, n. One row per
-    adversarially trained model: it holds when, under each attack, the model beats the
-    undefended one over all ``n_test`` test images (a clean mistake counts as a failure, so
-    the cost in clean accuracy is paid) by more than sampling noise at one eps at least.
-    """
-    rows = []
-    base_clean = float(table2.loc[table2["defense"] == "no defense", "clean accuracy (%)"].iloc[0])
-    for defense in [d for d in dict.fromkeys(table2["defense"]) if d != "no defense"]:
-        claim = f"adversarial training ({defense}) raises accuracy under FGSM and PGD"
-        where = "section 3.1, Table 2; conclusions"
-        ref = {a: max(REPORT_TABLE2[(a, defense, e)] - REPORT_TABLE2[(a, "no defense", e)]
-                      for e in REPORT_TABLE2_EPS) for a in ("FGSM", "PGD")}
-        report = "best gain over no defense: " + ", ".join(f"{a} {g:+.1f}" for a, g in ref.items()) + " points"
-        clean = float(table2.loc[table2["defense"] == defense, "clean accuracy (%)"].iloc[0])
-        why = _weak({"no defense": (base_clean, n_test), defense: (clean, n_test)}, chance,
-                    int(table2.loc[table2["defense"] == defense, "n"].min()))
-        if why:
-            rows.append(record(claim, where, report, why, UNJUDGED))
-            continue
-        tol = noise_points(n_test, n_test)
-        gains, parts = {}, []
-        for attack in dict.fromkeys(table2["attack"]):
-            d = _acc(table2, ALL, attack=attack, defense=defense)
-            b = _acc(table2, ALL, attack=attack, defense="no defense")
-            g = (d - b).dropna()
-            gains[attack] = g
-            parts.append(f"{attack} {_fmt(g)} at eps {_eps(g.index)}")
-        evidence = (f"gain over no defense, over all {n_test} test images: {'; '.join(parts)} points "
-                    f"(noise +-{tol:.1f}); clean {clean:.1f} % vs {base_clean:.1f} %")
-        helps = all(len(g) and g.max() > tol for g in gains.values())
-        hurts = any(len(g) and (g < -tol).all() for g in gains.values())
-        rows.append(record(claim, where, report, evidence, decide(helps, hurts)))
-    return concat(rows)
+def _adversarial_claims(run: Run, gates, images: str) -> list[Claim]:
+    out = []
+    for m, per in run.at_sweeps.items():
+        for e in run.cfg["table2_eps"]:
+            out.append(_claim("at_higher_vs_fgsm", f"at_higher_vs_fgsm_{m.lower()}_{e:g}", lv.SUPERIORITY,
+                              Comparison((f"{m} under FGSM", f"{m} under PGD"), "FGSM vs PGD", e, "inf",
+                                         f"{m}'s correctly classified " + images),
+                              _correct_only(run, m, ex.robust_at(per["FGSM"], e), ex.robust_at(per["PGD"], e)),
+                              gates[m], "table2_adversarial_training.csv",
+                              f"{m} keeps more accuracy under FGSM than under PGD, eps {e:g}"))
+        for e in run.cfg["table2_eps"]:
+            out.append(_claim("at_mitigates", f"at_mitigates_{m.lower()}_{e:g}", lv.SUPERIORITY,
+                              Comparison((m, ex.BASE), REPORT_ATTACKS, e, "inf", "all " + images),
+                              Paired(ex.under_all(per, e), ex.under_all(run.base, e, ("FGSM", "PGD"))), gates[m],
+                              "table2_adversarial_training.csv",
+                              f"{m} is more robust than the base model under FGSM and PGD, eps {e:g}"))
+        for e in run.cfg["strong_eps"]:
+            out.append(_claim("at_mitigates", f"at_mitigates_worst_{m.lower()}_{e:g}", lv.SUPERIORITY,
+                              Comparison((m, ex.BASE), WORST, e, "inf", f"the first {run.cfg['n_strong']} test images"),
+                              Paired(run.strong[m].robust_at(e), run.strong[ex.BASE].robust_at(e)), gates[m],
+                              "adaptive_worst_case.csv",
+                              f"{m} is more robust than the base model in the worst case, eps {e:g}"))
+    return out
 
 
-def at_holds_better_against_fgsm(table2: pd.DataFrame, *, chance: float, n_test: int) -> pd.DataFrame:
-    """Section 3.1: "we get much higher accuracy when defending over the FGSM attack ... PGD is
-    way more powerful". Holds when every adversarially trained model keeps more accuracy under
-    FGSM than under PGD (same images) at every eps, beyond noise at one eps at least, and never
-    clearly less. The report's own Table 2 has it the other way round at eps 0.01."""
-    claim = "adversarially trained models hold up better against FGSM than against PGD"
-    where = "section 3.1, Table 2"
-    ref = "; ".join(f"{d}: FGSM {_fmt(REPORT_TABLE2[('FGSM', d, e)] for e in REPORT_TABLE2_EPS)} vs PGD "
-                    f"{_fmt(REPORT_TABLE2[('PGD', d, e)] for e in REPORT_TABLE2_EPS)}" for d in ("AT-FGSM", "AT-PGD"))
-    report = f"{ref} at eps 0.01 / 0.05"
-    defenses = [d for d in dict.fromkeys(table2["defense"]) if d != "no defense"]
-    weak = {d: _clean_of(table2, d, n_test) for d in defenses}
-    why = _weak(weak, chance, int(table2["n"].min()))
-    if why or not defenses:
-        return record(claim, where, report, why or "no adversarially trained model", UNJUDGED)
-    ok, against, parts = True, False, []
-    for d in defenses:
-        gap = (_acc(table2, attack="FGSM", defense=d) - _acc(table2, attack="PGD", defense=d)).dropna()
-        tol = noise_points(int(table2.loc[table2["defense"] == d, "n"].min()))
-        parts.append(f"{d}: FGSM - PGD = {_fmt(gap)} at eps {_eps(gap.index)} (noise +-{tol:.1f})")
-        ok &= bool(len(gap) and (gap > tol).any())
-        against |= bool((gap < -tol).any())
-    return record(claim, where, report, "; ".join(parts), decide(ok, against))
+def _noise_claims(run: Run, gates, images: str) -> list[Claim]:
+    out = []
+    keys = {ex.NOISE_LABELS["conv1"]: "noise_slightly_lower", ex.NOISE_LABELS["dense"]: "noise_dense_similar"}
+    for m, fgsm in run.noise.items():
+        for e in run.cfg["table2_eps"]:
+            out.append(_claim(keys[m], f"{keys[m]}_{e:g}", lv.EQUIVALENCE,
+                              Comparison((m, ex.BASE), "FGSM", e, "inf", "all " + images),
+                              Paired(ex.robust_at(fgsm, e), ex.robust_at(run.base["FGSM"], e)), gates[m],
+                              "figures6_7_noise_fgsm.csv",
+                              f"{m} is about as accurate as the base model under FGSM (+-5 points), eps {e:g}"))
+        for e in run.cfg["strong_eps"]:
+            out.append(_claim("noise_not_enough", f"noise_not_enough_{m.replace(' ', '_')}_{e:g}", lv.NOT_BETTER,
+                              Comparison((m, ex.BASE), WORST + " (EOT on the noisy model)", e, "inf",
+                                         f"the first {run.cfg['n_strong']} test images"),
+                              Paired(run.strong[m].robust_at(e), run.strong[ex.BASE].robust_at(e)), gates[m],
+                              "adaptive_worst_case.csv",
+                              f"{m} is at most 5 points more robust than the base model in the worst case, eps {e:g}"))
+    return out
 
 
-def at_pgd_beats_at_fgsm_under_pgd(table2: pd.DataFrame, *, chance: float, n_test: int) -> pd.DataFrame:
-    """Table 2: training on PGD examples resists PGD better than training on FGSM examples
-    (91.28 vs 88.32 % at eps 0.01, 13.33 vs 3.55 % at eps 0.05). Judged over all test images
-    at the largest eps of Table 2."""
-    claim = "AT-PGD resists PGD better than AT-FGSM"
-    where = "Table 2"
-    report = ("PGD: AT-PGD " + _fmt(REPORT_TABLE2[("PGD", "AT-PGD", e)] for e in REPORT_TABLE2_EPS)
-              + " vs AT-FGSM " + _fmt(REPORT_TABLE2[("PGD", "AT-FGSM", e)] for e in REPORT_TABLE2_EPS)
-              + " at eps 0.01 / 0.05")
-    if not {"AT-PGD", "AT-FGSM"} <= set(table2["defense"]):
-        return record(claim, where, report, "AT-PGD or AT-FGSM missing", UNJUDGED)
-    why = _weak({d: _clean_of(table2, d, n_test) for d in ("AT-PGD", "AT-FGSM")}, chance, int(table2["n"].min()))
-    if why:
-        return record(claim, where, report, why, UNJUDGED)
-    p = _acc(table2, ALL, attack="PGD", defense="AT-PGD")
-    f = _acc(table2, ALL, attack="PGD", defense="AT-FGSM")
-    e = max(p.index)
-    gap, tol = float(p[e] - f[e]), noise_points(n_test, n_test)
-    evidence = (f"under PGD over all {n_test} test images: AT-PGD {_fmt(p)} vs AT-FGSM {_fmt(f)} at eps "
-                f"{_eps(p.index)}; at eps {e:g} {gap:+.1f} points (noise +-{tol:.1f})")
-    return record(claim, where, report, evidence, decide(gap > tol, gap < -tol))
+def _contrastive_claims(run: Run, gates, images: str) -> list[Claim]:
+    con, cfg = ex.NN_CONTRASTIVE, run.cfg
+    k, n = run.clean_count(con)
+    out = [_claim("nn_clean", "nn_clean", lv.VALUE, Comparison((con,), "clean", None, None, "all " + images),
+                  Count(k, n), gates["nn as report"], "table4_contrastive_1nn.csv",
+                  f"the contrastive 1-NN rule's clean accuracy is {ref.REPORT_NN_CLEAN:g} %",
+                  ref.REPORT_NN_CLEAN / 100)]
+    for e in cfg["latent_eps"]:
+        base = ex.under_all(run.base, e, ("FGSM", "PGD")) if e in run.base["FGSM"].eps else None
+        out.append(_claim("contrastive_no_more_robust", f"contrastive_no_more_robust_{e:g}", lv.NOT_BETTER,
+                          Comparison((con, ex.BASE), LATENT, e, "inf", "all " + images),
+                          None if base is None else Paired(ex.under_all(run.latent[con], e), base),
+                          gates["contrastive"], "table4_contrastive_1nn.csv",
+                          f"the contrastive 1-NN rule is at most 5 points more robust than the undefended base "
+                          f"model, eps {e:g}"))
+    for e in cfg["strong_eps"]:
+        out.append(_claim("contrastive_not_satisfying", f"contrastive_not_satisfying_{e:g}", lv.NOT_BETTER,
+                          Comparison((con, ex.NN_PLAIN), WORST, e, "inf", f"the first {cfg['n_strong']} test images"),
+                          Paired(run.strong[con].robust_at(e), run.strong[ex.NN_PLAIN].robust_at(e)),
+                          gates["contrastive"], "adaptive_worst_case.csv",
+                          f"the contrastive loss makes the 1-NN rule at most 5 points more robust, eps {e:g}"))
+    e = ref.REPORT_NN_EPS
+    fgsm = run.latent[con][ex.LATENT_TRANSFER]
+    out.append(_claim("fgsm_crosses_clusters", "fgsm_crosses_clusters", lv.SUPERIORITY,
+                      Comparison((f"{con}, clean", f"{con} under FGSM"), ex.LATENT_TRANSFER, e, "inf", "all " + images),
+                      Paired(run.clean(con), ex.robust_at(fgsm, e)) if e in fgsm.eps else None, gates["nn"],
+                      "table4_contrastive_1nn.csv", f"FGSM at eps {e:g} changes 1-NN decisions (accuracy drops)"))
+    d = run.distances
+    moved = d.distance.get(ex.LATENT_TRANSFER)
+    data = (Paired(moved < d.distance["clean"], moved > d.distance["clean"])
+            if moved is not None and d.eps == e else None)
+    out.append(_claim("attacked_closer", "attacked_closer", lv.SUPERIORITY,
+                      Comparison(("attacked image closer", "attacked image farther"), ex.LATENT_TRANSFER, e, "inf",
+                                 f"the first {d.n} test images"), data, gates["nn"], "contrastive_distances.csv",
+                      f"after FGSM at eps {e:g} more images lie closer to their nearest reference than farther "
+                      "(sign test)"))
+    return out
 
 
-# --------------------------------------------------------------------------- Gaussian noise (Figures 6-7)
-def noise_does_not_help(fgsm_noise: pd.DataFrame, label: str, *, clean: dict[str, tuple[float, int]],
-                        chance: float) -> pd.DataFrame:
-    """Section 3.2, Figures 6-7: Gaussian noise (sigma 0.05) does not make the model more
-    robust to FGSM ("the overall accuracy is slightly lower").
-
-    ``fgsm_noise``: columns model ("base model" and ``label``), eps, ``accuracy`` (%), n;
-    ``clean``: {model: (clean accuracy %, images)} of both. Holds when the noisy model is
-    nowhere better than the base model by more than sampling noise.
-    """
-    claim = f"Gaussian noise ({label}) does not help against FGSM"
-    where = "section 3.2, " + ("Figure 6" if "conv" in label else "Figure 7")
-    report = "no numbers: 'the overall accuracy is slightly lower for the model with Gaussian noise'"
-    why = _weak({k: clean[k] for k in ("base model", label)}, chance, int(fgsm_noise["n"].min()))
-    if why:
-        return record(claim, where, report, why, UNJUDGED)
-    b = _acc(fgsm_noise, "accuracy", model="base model")
-    m = _acc(fgsm_noise, "accuracy", model=label)
-    gap = (m - b).dropna()
-    n = int(fgsm_noise["n"].min())
-    tol = noise_points(n, n)
-    evidence = (f"noisy - base under FGSM: {_fmt(gap)} points at eps {_eps(gap.index)} (mean {gap.mean():+.1f}, "
-                f"noise +-{tol:.1f})")
-    return record(claim, where, report, evidence, HOLDS if (gap <= tol).all() else FAILS)
+def claims(run: Run) -> list[Claim]:
+    """Every claim of report 002 about its results, with this run's data (see the module
+    docstring); unjudged."""
+    gates = _gates(run)
+    images = f"test images of {run.cfg['dataset']}"
+    k, n = run.clean_count(ex.BASE)
+    out = [_claim("base_clean", "base_clean", lv.VALUE, Comparison((ex.BASE,), "clean", None, None, "all " + images),
+                  Count(k, n), gates["base as report"], "report_vs_ours.csv",
+                  f"the base model's clean accuracy is {ref.REPORT_BASE_ACCURACY:g} %", ref.REPORT_BASE_ACCURACY / 100)]
+    for part in (_attack_claims, _adversarial_claims, _noise_claims, _contrastive_claims):
+        out += part(run, gates, images)
+    return out
 
 
-def noise_does_not_help_eot(table3: pd.DataFrame, label: str, *, clean: dict[str, tuple[float, int]],
-                            chance: float) -> pd.DataFrame:
-    """Section 3.2 against the strongest attack we ran: the noisy model under PGD with EOT
-    (the gradient averaged over noise draws) against the base model under PGD, on the same
-    images. ``table3``: columns model, attack, eps, ``ours (%)``, n, with rows for "base model"
-    (PGD), ``label`` (PGD, PGD-EOT) and ``f"{label}, noise off at test"`` (PGD). Holds when the
-    noisy model is nowhere more robust beyond noise; where it is, the evidence says whether the
-    same weights with the noise off are too (the gain then comes from training, not randomness)."""
-    claim = f"Gaussian noise ({label}) does not help against an attack that averages over the noise (PGD-EOT)"
-    where = "section 3.2; our adaptive test"
-    report = "not tested in the report"
-    quiet = f"{label}, noise off at test"
-    why = _weak({k: v for k, v in clean.items() if k in ("base model", label)}, chance, int(table3["n"].min()))
-    if why:
-        return record(claim, where, report, why, UNJUDGED)
-    base = _acc(table3, model="base model", attack="PGD")
-    eot = _acc(table3, model=label, attack="PGD-EOT")
-    plain = _acc(table3, model=label, attack="PGD")
-    gain = (eot - base).dropna()
-    n = int(table3["n"].min())
-    tol = noise_points(n, n)
-    evidence = (f"PGD-EOT on the noisy model - PGD on the base: {_fmt(gain)} points at eps {_eps(gain.index)} "
-                f"(noise +-{tol:.1f}); EOT changes the noisy model's PGD accuracy by {_fmt(eot - plain)}")
-    if (gain <= tol).all():
-        return record(claim, where, report, evidence, HOLDS)
-    if quiet in set(table3["model"]):
-        q = (_acc(table3, model=quiet, attack="PGD") - base).dropna()
-        e = gain.idxmax()
-        evidence += (f"; the same weights with the noise off gain {q.get(e, float('nan')):+.1f} at eps {e:g}: "
-                     + ("the gain comes from training with noise, not from noise at inference"
-                        if q.get(e, -np.inf) > tol else "the randomness itself does the work"))
-    return record(claim, where, report, evidence, FAILS)
+# --------------------------------------------------------------------------- observations
+def _obs(id_: str, where: str, what: str, evidence: str = "", source: str = "report text") -> Observation:
+    return Observation(ex.REPORT, id_, where, what, evidence, source)
 
 
-# --------------------------------------------------------------------------- contrastive 1-NN (section 3.3)
-def nn_keeps_accuracy(table4: pd.DataFrame, attack: str, *, chance: float, n_test: int,
-                      eps: float = REPORT_NN_EPS, encoder: str = "CE + contrastive") -> pd.DataFrame:
-    """Section 3.3: the 1-NN rule on the contrastive latent space has "80 % accuracy before
-    attack and similar accuracy after our attacks".
-
-    ``table4``: columns encoder, classifier ("1-NN", ...), attack, eps, ``clean accuracy (%)``,
-    ``ours over all test images (%)``. Holds when, over all ``n_test`` test images, ``attack`` at
-    ``eps`` lowers the 1-NN accuracy by at most :data:`SIMILAR_POINTS` points (or sampling noise).
-    """
-    claim = f"the contrastive 1-NN rule keeps a similar accuracy under attack ({attack})"
-    where = "section 3.3"
-    report = f"about {REPORT_NN_CLEAN:.0f} % clean and 'similar' under its attacks (eps {REPORT_NN_EPS:g} in Figure 8)"
-    rows = table4[(table4["encoder"] == encoder) & (table4["classifier"] == "1-NN") & (table4["attack"] == attack)]
-    if rows.empty or eps not in set(rows["eps"]):
-        return record(claim, where, report, f"no {attack} at eps {eps:g} in this run", UNJUDGED)
-    clean = float(rows["clean accuracy (%)"].iloc[0])
-    why = _weak({"1-NN": (clean, n_test)}, chance)
-    if why:
-        return record(claim, where, report, why, UNJUDGED)
-    attacked = float(rows.loc[rows["eps"] == eps, ALL].iloc[0])
-    drop = clean - attacked
-    limit = max(SIMILAR_POINTS, noise_points(n_test, n_test))
-    evidence = (f"over all {n_test} test images: {clean:.1f} % clean, {attacked:.1f} % under {attack} at eps "
-                f"{eps:g} (a drop of {drop:.1f} points; 'similar' means at most {limit:.1f})")
-    return record(claim, where, report, evidence, HOLDS if drop <= limit else FAILS)
-
-
-def attacked_closer_to_reference(clean_d: Sequence[float], attacked_d: Sequence[float], *, attack: str,
-                                 eps: float, clean_acc: float, n_test: int, chance: float) -> pd.DataFrame:
-    """Section 3.3: "the distance between an image and its 1-NN is, on average, greater than the
-    distance between the attacked image and its 1-NN". ``clean_d`` and ``attacked_d``: per-image
-    latent distances to the nearest reference, same images in the same order. Holds when the mean
-    paired change is negative by more than two standard errors."""
-    claim = f"attacked images ({attack}) lie closer to their nearest reference than clean ones"
-    where = "section 3.3, Figure 8"
-    report = f"yes, on average (FGSM, eps {REPORT_NN_EPS:g})"
-    c, a = np.asarray(clean_d, dtype=float), np.asarray(attacked_d, dtype=float)
-    if c.shape != a.shape or c.ndim != 1:
-        raise ValueError(f"need two equal-length 1-D distance arrays, got {c.shape} and {a.shape}")
-    why = _weak({"1-NN": (clean_acc, n_test)}, chance, len(c))
-    if why:
-        return record(claim, where, report, why, UNJUDGED)
-    diff = a - c
-    se = diff.std(ddof=1) / math.sqrt(len(diff)) if len(diff) > 1 else float("inf")
-    evidence = (f"mean distance {c.mean():.3f} clean, {a.mean():.3f} after {attack} at eps {eps:g} "
-                f"(change {diff.mean():+.3f} +- {2 * se:.3f}, {len(c)} images)")
-    return record(claim, where, report, evidence, decide(diff.mean() < -2 * se, diff.mean() > 2 * se))
+def contradictions() -> list[Observation]:
+    """The report's inconsistencies and gaps, from the transcribed numbers (no run needed)."""
+    t1, t2 = ref.REPORT_TABLE1, ref.REPORT_TABLE2
+    eps2 = ref.REPORT_TABLE2_EPS
+    pairs = "; ".join(f"{a} at eps {e:g}: Table 2 {t2[(a, 'no defense', e)]:g} vs Table 1 {t1[(a, e)]:g}"
+                      for a in ("FGSM", "PGD") for e in eps2)
+    at_001 = ", ".join(f"{d} FGSM {t2[('FGSM', d, 0.01)]:g} vs PGD {t2[('PGD', d, 0.01)]:g}"
+                       for d in ("no defense", "AT-FGSM", "AT-PGD"))
+    n_share = 100 * ref.REPORT_N_CORRECT / ref.REPORT_N_TEST
+    return [
+        _obs("table1_vs_table2", "Tables 1-2", "Table 2's undefended rows should repeat Table 1 (same model, "
+             f"attacks and eps) but none does: {pairs}; the report does not say why"),
+        _obs("table2_pgd_weaker_than_fgsm", "3.1 Adversarial Training, Table 2",
+             f"at eps 0.01 PGD leaves more accuracy than FGSM on every model ({at_001}): an iterative attack whose "
+             "first step is FGSM's should not be weaker, and it contradicts the text's \"much higher accuracy when "
+             "defending over the FGSM attack\" at that eps"),
+        _obs("at_pgd_below_at_fgsm", "3.1 Adversarial Training, Table 2",
+             f"under FGSM at eps 0.05, AT-PGD keeps {t2[('FGSM', 'AT-PGD', 0.05)]:g} % against AT-FGSM's "
+             f"{t2[('FGSM', 'AT-FGSM', 0.05)]:g} %, uncommented; the report gives neither the training eps nor "
+             "PGD's steps"),
+        _obs("n_correct_vs_accuracy", ref.QUOTE_N_CORRECT.section,
+             f"{ref.REPORT_N_CORRECT} of {ref.REPORT_N_TEST} correctly classified test images is {n_share:.2f} %, "
+             f"not the {ref.REPORT_BASE_ACCURACY} % of section 1.2: the sweeps ran on another model or image set"),
+        _obs("pgd_text_vs_table", "2.3 Performance comparison",
+             f"the text's PGD at eps 0.05 is {ref.REPORT_TEXT_PGD_005:g} % ({ref.REPORT_TEXT_PGD_005_IMAGES} images), "
+             f"Table 1's {t1[('PGD', 0.05)]:g} %; {ref.REPORT_TEXT_PGD_005_IMAGES} / {ref.REPORT_N_CORRECT} = "
+             f"{100 * ref.REPORT_TEXT_PGD_005_IMAGES / ref.REPORT_N_CORRECT:.2f} %"),
+        _obs("pgd_floor", "2.3 Performance comparison, Table 1",
+             f"PGD's accuracy stays at {t1[('PGD', 0.05)]:g}-{t1[('PGD', 0.5)]:g} % from eps 0.05 to 0.5 and rises "
+             "slightly with eps; a PGD whose step grows with eps breaks almost every image at eps 0.3 (a third of "
+             "the pixel range): a floor like this points to too few steps or a fixed step size"),
+        _obs("pgd_at_0001", "2.3 Performance comparison, Table 1",
+             f"PGD at eps 0.001 (a quarter of one 8-bit grey level) leaves {t1[('PGD', 0.001)]:g} % against FGSM's "
+             f"{t1[('FGSM', 0.001)]:g} %: hard to square with so small a ball"),
+        _obs("figure7_caption", ref.QUOTE_FIGURE7_CAPTION.section,
+             f"Figure 7's caption repeats Figure 6's (\"{ref.QUOTE_FIGURE7_CAPTION.text}\") although the text says "
+             f"\"{ref.QUOTE_FIGURE7_TEXT.text}\""),
+        _obs("dense_only_untested", ref.QUOTE_DENSE_ONLY.section,
+             f"\"{ref.QUOTE_DENSE_ONLY.text}\": the report trains no model made only of dense layers, so this "
+             "contrast has no data behind it"),
+        _obs("single_example", ref.QUOTE_EXAMPLE.section,
+             f"\"{ref.QUOTE_EXAMPLE.text}\" (and the cat at {ref.REPORT_EXAMPLE['PGD'][1]} % under PGD) is one image: "
+             "an illustration, not a measurement; we show the first correctly classified test images instead"),
+    ]
 
 
-def contrastive_no_better_than_plain(table4: pd.DataFrame, attack: str, *, chance: float, n_test: int
-                                     ) -> pd.DataFrame:
-    """Section 3.3 and the conclusions: the contrastive latent space is not (yet) a defense ("the
-    results were not very satisfying", "needs to be pushed a bit further"). Holds when, under
-    ``attack``, the 1-NN rule on the contrastive representation is nowhere more accurate over all
-    test images than the same rule on the plain cross-entropy representation, beyond noise."""
-    claim = "the contrastive loss does not make the 1-NN rule clearly more robust than plain CE"
-    where = "section 3.3; conclusions"
-    report = "'results were not very satisfying'; 'needs to be pushed a bit further'"
-    nn = table4[(table4["classifier"] == "1-NN") & (table4["attack"] == attack)]
-    encoders = set(nn["encoder"])
-    if not {"plain CE", "CE + contrastive"} <= encoders:
-        return record(claim, where, report, "the plain-CE control or the contrastive model is missing", UNJUDGED)
-    clean = {e: (float(nn.loc[nn["encoder"] == e, "clean accuracy (%)"].iloc[0]), n_test)
-             for e in ("plain CE", "CE + contrastive")}
-    why = _weak(clean, chance)
-    if why:
-        return record(claim, where, report, why, UNJUDGED)
-    gain = (_acc(nn, ALL, encoder="CE + contrastive") - _acc(nn, ALL, encoder="plain CE")).dropna()
-    tol = noise_points(n_test, n_test)
-    evidence = (f"contrastive - plain CE 1-NN under {attack}, over all test images: {_fmt(gain)} points "
-                f"at eps {_eps(gain.index)} (noise +-{tol:.1f})")
-    return record(claim, where, report, evidence, HOLDS if (gain <= tol).all() else FAILS)
+def contradictions_table() -> pd.DataFrame:
+    """:func:`contradictions` as a table (:data:`lib.verdicts.OBSERVATION_COLUMNS`)."""
+    return lv.observations_table(contradictions())
 
 
-# --------------------------------------------------------------------------- the report's own numbers
-def report_consistency(table1: dict | None = None, table2: dict | None = None) -> pd.DataFrame:
-    """The report's internal contradictions, judged on its own numbers (defaults: the
-    transcription in :mod:`~lib.reports.attacks_adversarial_training.reference`).
+def observations(run: Run) -> list[Observation]:
+    """:func:`contradictions`, and what this run adds: the report's table cells inside our
+    intervals, AT-PGD vs AT-FGSM under PGD (Table 2's ordering, which the text does not claim),
+    the noisy models under EOT and with the noise off, the 1-NN rule under the report's transfer
+    attack vs an attack through the distances, and the failed sanity checks."""
+    from lib.reports.attacks_adversarial_training import tables as tb
 
-    - Table 2's "without defense" rows should repeat Table 1 at eps 0.01 and 0.05;
-    - in Table 2, iterative PGD should leave no more accuracy than FGSM on the undefended model;
-    A difference of 0.5 points or less counts as agreement (rounding).
-    """
-    t1 = REPORT_TABLE1 if table1 is None else table1
-    t2 = REPORT_TABLE2 if table2 is None else table2
-    eps2 = sorted({e for (_, _, e) in t2})
-    rows = []
-    pairs = [(a, e, t2[(a, "no defense", e)], t1.get((a, e))) for a in ("FGSM", "PGD") for e in eps2
-             if (a, "no defense", e) in t2]
-    off = [(a, e, x, y) for a, e, x, y in pairs if y is not None and abs(x - y) > 0.5]
-    rows.append(record(
-        "Table 2's undefended rows repeat Table 1 (same model, attacks and eps)", "Tables 1-2", "-",
-        "; ".join(f"{a} at eps {e:g}: Table 2 {x:g} vs Table 1 {y:g}" for a, e, x, y in pairs if y is not None),
-        FAILS if off else HOLDS))
-    gaps = {e: t2[("PGD", "no defense", e)] - t2[("FGSM", "no defense", e)] for e in eps2
-            if ("PGD", "no defense", e) in t2 and ("FGSM", "no defense", e) in t2}
-    rows.append(record(
-        "in Table 2, PGD leaves no more accuracy than FGSM on the undefended model", "Table 2", "-",
-        "; ".join(f"eps {e:g}: PGD - FGSM = {g:+.2f}" for e, g in gaps.items()),
-        FAILS if any(g > 0.5 for g in gaps.values()) else HOLDS))
-    return concat(rows)
+    out = contradictions()
+    t1, t2 = tb.table1(run.base, run.cfg["eps"]), tb.table2(run.base, run.at_sweeps, run.cfg["table2_eps"])
+    for name, t, file in (("Table 1", t1, "table1_fgsm_pgd.csv"), ("Table 2", t2, "table2_adversarial_training.csv")):
+        cells = t[t[tb.REPORT].notna()]
+        out.append(_obs(f"{name.lower().replace(' ', '')}_cells", name,
+                        f"{int(cells[tb.INSIDE].sum())} of {len(cells)} of the report's numbers lie inside our 95 % "
+                        "intervals (over each model's correctly classified images)", file, "our run"))
+    if {"AT-FGSM", "AT-PGD"} <= set(run.at_sweeps):
+        for e in run.cfg["table2_eps"]:
+            out.append(_paired_obs(f"at_pgd_vs_at_fgsm_{e:g}", "Table 2", f"under PGD at eps {e:g}",
+                                   ("AT-PGD", ex.robust_at(run.at_sweeps["AT-PGD"]["PGD"], e)),
+                                   ("AT-FGSM", ex.robust_at(run.at_sweeps["AT-FGSM"]["PGD"], e)),
+                                   "table2_adversarial_training.csv"))
+    out += _eot_observations(run)
+    con = run.latent[ex.NN_CONTRASTIVE]
+    for e in run.cfg["latent_eps"]:
+        out.append(_paired_obs(f"nn_transfer_vs_distances_{e:g}", "3.3 Defense Based on Latent Representation",
+                               f"the contrastive 1-NN rule at eps {e:g}: the report's kind of attack (crafted on the "
+                               "softmax head) against PGD through the latent distances",
+                               (ex.LATENT_TRANSFER, ex.robust_at(con[ex.LATENT_TRANSFER], e)),
+                               ("PGD through distances", ex.robust_at(con["PGD through distances"], e)),
+                               "table4_contrastive_1nn.csv"))
+    failed = run.sanity[~run.sanity["passed"]]
+    out.append(_obs("sanity_checks", "our evaluation", f"{len(run.sanity) - len(failed)} of {len(run.sanity)} sanity "
+                    "checks of the report's sweeps passed" + ("; failed: " + "; ".join(
+                        f"{r.sweep}: {r.check} ({r.attack})" for r in failed.itertuples()) if len(failed) else ""),
+                    "sanity_checks.csv", "our run"))
+    return out
+
+
+def _paired_obs(id_: str, where: str, what: str, a: tuple[str, torch.Tensor], b: tuple[str, torch.Tensor],
+                evidence: str) -> Observation:
+    t = stats.paired_counts(a[1], b[1])
+    d, lo, hi = stats.newcombe_paired(t)
+    p = stats.mcnemar_exact(a[1], b[1]).p_value
+    return _obs(id_, where, f"{what}: {a[0]} {t.both + t.a_only} vs {b[0]} {t.both + t.b_only} of {t.n} images "
+                f"robust, difference {lv.format_effect(d, lo, hi)} points, exact McNemar p = {p:.2g} (not a claim of "
+                "the report: outside its Holm family)", evidence, "our run")
+
+
+def _eot_observations(run: Run) -> list[Observation]:
+    out = []
+    base = run.eot[ex.BASE]["PGD"]
+    for m in run.noise:
+        per, off = run.eot[m], run.eot[f"{m}, noise off at test"]
+        for e in run.cfg["eot_eps"]:
+            acc = {k: f"{100 * float(ex.robust_at(s, e).float().mean()):.1f} %" for k, s in per.items()}   # all images
+            out.append(_paired_obs(f"eot_{m.replace(' ', '_')}_{e:g}", "3.2 Defense Based on Gaussian Noise",
+                                   f"{m} at eps {e:g}, over all {len(base.index)} images: under PGD {acc['PGD']}, "
+                                   f"PGD-EOT {acc['PGD-EOT']}; the same "
+                                   f"weights with the noise off under PGD "
+                                   f"{100 * float(ex.robust_at(off['PGD'], e).float().mean()):.1f} %; against the "
+                                   "base model under PGD on the same images",
+                                   (f"{m} (PGD-EOT)", ex.robust_at(per["PGD-EOT"], e)),
+                                   ("base model (PGD)", ex.robust_at(base, e)), "table3_noise_eot.csv"))
+    return out
