@@ -204,19 +204,18 @@ for s in S:
 
 # %% [markdown]
 # **Are the models good enough to judge the report?** A claim about the defense is judged only
-# when our models reach the report's: the classifier within 5 points of Table 1's clean accuracy,
-# PuVAE within 5 points of its clean accuracy in Tables 3-5, and the CVAE's mean
-# best-reconstruction RMSE on clean images at most 50 % above the report's 0.04 (section 4). The
-# report gives that number for MNIST only; on the other datasets we carry it over by the MNIST
-# ratio: 0.04 times the ratio of the RMSE a CVAE that ignored its input would reach there (the
-# best of the class-mean images) to the same on MNIST. The report's clean numbers are judged only
-# for networks trained as it did (Tables 1-2 and 6). A CVAE that ignores its input also shows in
-# the reconstructions: an image must be closer to its own reconstruction than to another image's.
+# when our models reach the report's on every dataset: the classifier within 5 points of Table 1's
+# clean accuracy, PuVAE within 5 points of its clean accuracy in Tables 3-5, a CVAE that
+# reconstructs its input (an image must be closer to its own reconstruction than to another
+# image's of its class under the same label), and the CVAE's mean best-reconstruction RMSE on
+# clean images at most 50 % above the report's 0.04 (section 4). The report gives that number for
+# MNIST only; on the other datasets the MNIST ratio (our MNIST CVAE's RMSE over the report's, the
+# same training recipe) stands for theirs, so a weak recipe is stopped on every dataset. The
+# report's clean numbers are judged only for networks trained as it did (Tables 1-2 and 6).
 
 # %%
 recons = {s.dataset: exp.reconstruction(s, nets[s.dataset]) for s in S}
-found = {s.dataset: verdicts.gates(s, transfers[s.dataset], recons[s.dataset]) for s in S}
-model_gates = verdicts.gates_table(found)
+model_gates = verdicts.gates_table(verdicts.gates_of(S, transfers, recons))
 tables.save_and_show(model_gates, out / "model_gates", caption="Do our models reach the report's?")
 with pd.option_context("display.max_colwidth", None):
     display(model_gates)

@@ -19,8 +19,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lib import cache, models, runtime
 from lib import data as data_mod
+from lib import models, runtime
 from lib import train as train_mod
 from lib.defenses.puvae import PuVAEPipeline, check_fpr, freeze, purify, puvae_loss, rejection_rate, threshold_at_fpr
 from lib.params import ConfigError
@@ -296,43 +296,22 @@ def input_dependence(vae: nn.Module, x: torch.Tensor, y: torch.Tensor, *, seed: 
     return own.mean().item(), other.mean().item()
 
 
-def _class_mean_rmse(dataset: str, *, n_train: int, n_test: int, seed: int) -> float:
-    train = data_mod.load(dataset, "train", n=n_train, seed=seed)
-    test = data_mod.load(dataset, "test", n=n_test, seed=seed)
-    means = torch.stack([train.x[train.y == c].mean(0) for c in range(train.num_classes)])
-    return float(best_fixed_rmse(means, test.x).mean())
-
-
-def best_fixed_rmse(recons: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Best RMSE (N,) of ``x`` (N x C x H x W) among fixed reconstructions ``recons`` (K x C x H x W)."""
-    return torch.cdist(x.flatten(1), recons.flatten(1)).amin(1) / x[0].numel() ** 0.5
-
-
-def class_mean_rmse(dataset: str) -> float:
-    """The mean best-reconstruction RMSE a CVAE would reach if it ignored its input and drew the
-    mean training image of each class: on 1,000 test images against the class means of 10,000
-    training images (fixed subsets, so the number is the dataset's, not the run's). The scale
-    on which the report's MNIST RMSE is carried to the datasets it gives none for."""
-    return cache.memo(f"{REPORT}-class-mean-rmse", _class_mean_rmse, dataset, n_train=10000, n_test=1000, seed=0)
-
-
 @dataclass
 class Reconstruction:
-    """How well one dataset's CVAE reconstructs: ``own`` / ``other`` (:func:`input_dependence`
-    on the test images), and the class-mean scales (:func:`class_mean_rmse`) of this dataset
-    and of MNIST, None on synthetic data."""
+    """Does one dataset's CVAE reconstruct its input? ``own`` / ``other`` of
+    :func:`input_dependence` on the test images (equal: it draws its label's images, not this one)."""
 
     own: float
     other: float
-    scale: float | None
-    scale_mnist: float | None
+
+    @property
+    def gap(self) -> float:
+        """How much closer an image is to its own reconstruction (1 - own / other)."""
+        return 1 - self.own / self.other if self.other > 0 else 0.0
 
 
 def reconstruction(s: Settings, m: Models) -> Reconstruction:
-    own, other = input_dependence(m.vae, m.test.x, m.test.y, seed=s.seed)
-    if not s.real:
-        return Reconstruction(own, other, None, None)
-    return Reconstruction(own, other, class_mean_rmse(s.dataset), class_mean_rmse("mnist"))
+    return Reconstruction(*input_dependence(m.vae, m.test.x, m.test.y, seed=s.seed))
 
 
 def figure6_examples(s: Settings, m: Models, x_pgd: torch.Tensor) -> tuple[torch.Tensor, object, list[str]]:

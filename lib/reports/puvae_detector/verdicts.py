@@ -33,18 +33,21 @@ per report dataset (MNIST, Fashion-MNIST, CIFAR-10; a dataset the profile does n
 Gates (:class:`Gates`): nothing is judged on synthetic stand-in data. The report's clean numbers
 (Table 1, the "No Attack" row) are judged only for networks trained as the report did (Tables
 1-2: batch size, at least its epochs, Table 6's widths, the whole training split). Every other
-claim about the defense only when the models reach the report's: the classifier within 5 points
-of Table 1, PuVAE's clean accuracy within 5 points of its Tables 3-5 cell, and the CVAE's mean
-best-reconstruction RMSE on clean test images at most 50 % above the report's 0.04 (section 4).
-The report gives that RMSE for MNIST only; on the other datasets the reference is 0.04 carried
-over by the MNIST ratio, i.e. scaled by the ratio of the class-mean reconstruction's RMSE on that
-dataset to MNIST's (:func:`~lib.reports.puvae_detector.experiment.class_mean_rmse`), so a CVAE
-as poor relative to its data as a weak MNIST one fails there too. (Claims about the undefended
-classifier under attack need the classifier gate only.)
+claim about the defense only when the models reach the report's, on every dataset: the
+classifier within 5 points of Table 1, PuVAE's clean accuracy within 5 points of its Tables 3-5
+cell, a CVAE that reconstructs its input (an image at least 10 % closer to its own
+reconstruction than to another image's of its class), and the CVAE's mean best-reconstruction
+RMSE on clean test images at most 50 % above the report's 0.04 (section 4). The report gives that
+RMSE for MNIST only, so on the other datasets the MNIST RMSE ratio (ours / the report's, on
+MNIST, where the same training recipe can be compared) stands for theirs: a profile whose MNIST
+CVAE falls short of the report's falls short everywhere, and a Fashion-MNIST CVAE no longer passes
+for want of a number. It needs MNIST in the run; a CVAE much worse on its own dataset than the
+recipe is on MNIST shows in PuVAE's clean-accuracy gate. (Claims about the undefended classifier
+under attack need the classifier gate only.)
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -58,8 +61,9 @@ from lib.reports.puvae_detector.run import DatasetRun, Run, percent
 from lib.reports.puvae_detector.transfer import Transfer
 from lib.verdicts import Claim, Comparison, Count, Observation, Paired, Requirement
 
-#: The CVAE gate: its mean clean best-reconstruction RMSE at most this much (relative) above the reference.
-RMSE_MARGIN = 0.5
+#: The CVAE gates: its mean clean best-reconstruction RMSE at most this much (relative) above the
+#: report's, and an image at least this much (relative) closer to its own reconstruction than to another's.
+RMSE_MARGIN, MIN_INPUT_GAP = 0.5, 0.10
 DETECTOR, PLAIN, CLF = ad.DETECTOR, ad.PLAIN, "classifier"
 TRANSFER_WORST = "the report's transfer {}, per image the worst case over the eps grid up to the table's"
 WHITE_BOX = "white box: worst case over the strong reject-aware L-inf set"
@@ -69,18 +73,19 @@ WHITE_BOX = "white box: worst case over the strong reject-aware L-inf set"
 @dataclass(frozen=True)
 class Gates:
     """The gates of one dataset's claims: ``real`` data; the networks ``trained`` as the report
-    (Tables 1-2, 6); the ``classifier``'s and ``puvae``'s clean accuracy and the CVAE's ``rmse``
-    within their margins of the report's."""
+    (Tables 1-2, 6); the ``classifier``'s and ``puvae``'s clean accuracy within their margins of
+    the report's; the CVAE reconstructs its input (``input``) as well as the report's (``rmse``)."""
 
     real: Requirement
     trained: tuple[Requirement, ...]
     classifier: Requirement
     puvae: Requirement
+    input: Requirement
     rmse: Requirement
 
     def models(self) -> tuple[Requirement, ...]:
         """For a claim about the defense."""
-        return (self.real, self.classifier, self.puvae, self.rmse) if self.real.passed else (self.real,)
+        return (self.real, self.classifier, self.puvae, self.input, self.rmse) if self.real.passed else (self.real,)
 
     def undefended(self) -> tuple[Requirement, ...]:
         """For a claim about the undefended classifier under attack."""
@@ -91,26 +96,35 @@ class Gates:
         return (self.real, *self.trained) if self.real.passed else (self.real,)
 
     def all(self) -> tuple[Requirement, ...]:
-        return (self.real, *self.trained, self.classifier, self.puvae, self.rmse)
+        return tuple(dict.fromkeys((self.real, *self.trained, self.classifier, self.puvae, self.input, self.rmse)))
 
 
-def rmse_reference(dataset: str, r: Reconstruction) -> tuple[float, str]:
-    """The reference RMSE of the CVAE gate on ``dataset`` (a report dataset) and how it was had."""
-    base = ref.REPORT_RMSE["mnist"][0]
+def rmse_gate(dataset: str, ours: float, mnist: float | None) -> Requirement:
+    """The CVAE's RMSE gate on ``dataset`` (a report dataset): ``ours`` its mean clean
+    best-reconstruction RMSE, ``mnist`` that of the run's MNIST CVAE (None: not in the run)."""
+    base, limit = ref.REPORT_RMSE["mnist"][0], 1 + RMSE_MARGIN
+    what = "CVAE: mean best-reconstruction RMSE"
     if dataset == "mnist":
-        return base, f"the report's {base:g} (section 4)"
-    ratio = r.scale / r.scale_mnist
-    return base * ratio, (f"the report's MNIST {base:g} times the MNIST ratio {r.scale:.3f} / {r.scale_mnist:.3f} "
-                          f"(class-mean RMSE of {ref.LABEL[dataset]} / of MNIST); the report gives no "
-                          f"{ref.LABEL[dataset]} RMSE")
+        return Requirement(what, ours <= base * limit,
+                           f"CVAE's mean best-reconstruction RMSE on clean test images {ours:.3f} vs the report's "
+                           f"{base:g} (section 4; needs <= {base * limit:.3f}, {100 * RMSE_MARGIN:g} % above)")
+    label = ref.LABEL[dataset]
+    if mnist is None:
+        return Requirement(what, False, f"the report gives no {label} RMSE, and this run has no MNIST CVAE to carry "
+                                        f"its MNIST {base:g} over by the MNIST ratio")
+    return Requirement(what, mnist <= base * limit,
+                       f"the report gives no {label} RMSE; the MNIST ratio stands for it: our MNIST CVAE (the same "
+                       f"recipe) has {mnist:.3f} vs the report's {base:g}, {mnist / base:.2f} times (needs <= "
+                       f"{limit:g}); this {label} CVAE has {ours:.3f}")
 
 
-def gates(s: Settings, t: Transfer, r: Reconstruction) -> Gates:
-    """The gates of the module docstring for one dataset of a run."""
+def gates(s: Settings, t: Transfer, r: Reconstruction, mnist_rmse: float | None) -> Gates:
+    """The gates of the module docstring for one dataset of a run; ``mnist_rmse``: the mean clean
+    best-reconstruction RMSE of the run's MNIST CVAE (None: no MNIST in the run)."""
     d, n = ref.REFERENCE_OF[s.dataset], t.n
     real = lv.condition("real data", s.real, f"{s.dataset} is a synthetic stand-in, not {ref.LABEL[d]}")
     if not s.real:
-        return Gates(real, (), real, real, real)
+        return Gates(real, (), real, real, real, real)
     batch, epochs, acc = ref.REPORT_TABLE1[d]
     vae_batch, vae_epochs, z = ref.REPORT_TABLE2[d]
     full = s.n_train is None
@@ -122,32 +136,42 @@ def gates(s: Settings, t: Transfer, r: Reconstruction) -> Gates:
     widths = lambda *w: "Table 6's widths" if all(v is None for v in w) else "narrowed layers"  # noqa: E731
     trained = (
         lv.condition("classifier trained as the report", clf_ok,
-                  f"classifier trained {s.clf_epochs} epochs at batch {s.clf_batch_size} on {data}, "
-                  f"{widths(s.clf_filters, s.clf_hidden)} (report, Table 1: {epochs} epochs, batch {batch})"),
+                     f"classifier trained {s.clf_epochs} epochs at batch {s.clf_batch_size} on {data}, "
+                     f"{widths(s.clf_filters, s.clf_hidden)} (report, Table 1: {epochs} epochs, batch {batch})"),
         lv.condition("CVAE trained as the report", vae_ok,
-                  f"CVAE trained {s.vae_epochs} epochs at batch {s.vae_batch_size}, z {s.z_dim}, on {data}, "
-                  f"{widths(s.vae_filters, s.vae_dec_filters, s.vae_hidden)} (report, Table 2: {vae_epochs} epochs, "
-                  f"batch {vae_batch}, z {z})"))
+                     f"CVAE trained {s.vae_epochs} epochs at batch {s.vae_batch_size}, z {s.z_dim}, on {data}, "
+                     f"{widths(s.vae_filters, s.vae_dec_filters, s.vae_hidden)} (report, Table 2: {vae_epochs} "
+                     f"epochs, batch {vae_batch}, z {z})"))
     name = f"classifier {'B' if d == 'cifar10' else 'A'}"
     clf = lv.clean_baseline(name, int(t.clean["no_defense"].sum()), n, acc / 100)
     puvae = lv.clean_baseline("PuVAE", int(t.clean["puvae"].sum()), n, ref.REPORT_TABLES[d]["none"][1] / 100)
-    reference, how = rmse_reference(d, r)
-    ours, limit = float(t.rmse_clean.mean()), reference * (1 + RMSE_MARGIN)
-    rmse = Requirement("CVAE: mean best-reconstruction RMSE", ours <= limit,
-                       f"CVAE's mean best-reconstruction RMSE on clean test images {ours:.3f} vs {reference:.3f}, "
-                       f"{how} (needs <= {limit:.3f}, {100 * RMSE_MARGIN:g} % above)")
-    return Gates(real, trained, clf, puvae, rmse)
+    reconstructs = lv.condition("CVAE reconstructs its input", r.gap >= MIN_INPUT_GAP,
+                                f"RMSE of an image to its own reconstruction {r.own:.3f} vs to another image's of its "
+                                f"class under the same label {r.other:.3f} ({100 * r.gap:.0f} % less; needs "
+                                f"{100 * MIN_INPUT_GAP:.0f} %)")
+    return Gates(real, trained, clf, puvae, reconstructs, rmse_gate(d, float(t.rmse_clean.mean()), mnist_rmse))
+
+
+def gates_of(settings: Sequence[Settings], transfers: Mapping[str, Transfer],
+             reconstructions: Mapping[str, Reconstruction]) -> dict[str, Gates]:
+    """:func:`gates` of every dataset of a run, the MNIST ratio from its MNIST CVAE (real data)."""
+    mnist = [float(transfers[s.dataset].rmse_clean.mean()) for s in settings if s.dataset == "mnist"]
+    return {s.dataset: gates(s, transfers[s.dataset], reconstructions[s.dataset], mnist[0] if mnist else None)
+            for s in settings}
 
 
 def gates_table(found: dict[str, Gates]) -> pd.DataFrame:
     """One row per dataset and gate: dataset, gate, passed, detail."""
     return pd.DataFrame([dict(dataset=d, gate=g.what, passed=g.passed, detail=g.detail)
-                         for d, gs in found.items() for g in dict.fromkeys(gs.all())],
+                         for d, gs in found.items() for g in gs.all()],
                         columns=["dataset", "gate", "passed", "detail"])
 
 
-def _gates(r: DatasetRun) -> Gates:
-    return gates(r.settings, r.transfer, r.reconstruction)
+def run_gates(run: Run) -> dict[str, Gates]:
+    """:func:`gates_of` on a :class:`Run`."""
+    parts = run.datasets.values()
+    return gates_of([r.settings for r in parts], {r.settings.dataset: r.transfer for r in parts},
+                    {r.settings.dataset: r.reconstruction for r in parts})
 
 
 # --------------------------------------------------------------------------- claims
@@ -165,7 +189,7 @@ def _count(flags: torch.Tensor) -> Count:
 class _Dataset:
     """What the claims of one report dataset need from the run (or the lack of it)."""
 
-    def __init__(self, run: Run, d: str):
+    def __init__(self, run: Run, d: str, found: Mapping[str, Gates]):
         self.d, self.label, self.r = d, ref.LABEL[d], run.of(d)
         if self.r is None:
             missing = lv.condition(f"{self.label} in the run", False,
@@ -175,7 +199,7 @@ class _Dataset:
             self.table = self.grid = ""
             self.adaptive_eps: tuple[float, ...] = (ref.REPORT_EPS[d],)
             return
-        g = _gates(self.r)
+        g = found[self.r.settings.dataset]
         self.models, self.undefended, self.as_trained = g.models(), g.undefended(), g.as_trained()
         s = self.r.settings
         self.t, self.eps, self.adaptive_eps = self.r.transfer, float(s.eps), tuple(s.adaptive_eps)
@@ -325,7 +349,8 @@ def _white_box_claims(x: _Dataset) -> list[Claim]:
 
 def _report_specific(run: Run) -> list[Claim]:
     """Figure 8 (MNIST), CIFAR-10's claims, and the claims with nothing to measure."""
-    m, c = _Dataset(run, "mnist"), _Dataset(run, "cifar10")
+    found = run_gates(run)
+    m, c = _Dataset(run, "mnist", found), _Dataset(run, "cifar10", found)
     out = []
     for bound, pick, v in (("low", min, ref.REPORT_FIG8_MNIST[0]), ("high", max, ref.REPORT_FIG8_MNIST[1])):
         def count(t: Transfer, pick=pick):
@@ -373,9 +398,9 @@ def _report_specific(run: Run) -> list[Claim]:
 def claims(run: Run) -> list[Claim]:
     """Every claim of report 001 about its results, with this run's data (see the module
     docstring); unjudged."""
-    out = []
+    out, found = [], run_gates(run)
     for d in ref.DATASETS:
-        x = _Dataset(run, d)
+        x = _Dataset(run, d, found)
         out += [*_table_claims(x), *_detector_claims(x), *_reconstruction_claims(x), *_eps_claims(x),
                 *_white_box_claims(x)]
     return out + _report_specific(run)
