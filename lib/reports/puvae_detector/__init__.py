@@ -9,6 +9,7 @@ in ../shared/reports/), notebook ``notebooks/puvae_detector.py``, in the shape o
   pipelines; ``adaptive``: the white-box evaluation of PuVAE with and without the detector;
 - ``run``: the :class:`Run` of a notebook, ``summary_rows(run)``, ``closing_note(run)``;
 - ``verdicts``: ``claims(run)`` (every claim of the report, quoted) and ``observations(run)``;
+  ``gates``: whether a run's models reach the report's, per dataset;
 - ``tables``, ``figures``: Tables 1-5 beside the report's numbers, Figures 6-8, the checks.
 
 ``Run``, ``claims``, ``observations``, ``summary_rows`` and ``closing_note`` are importable from
