@@ -169,6 +169,8 @@ def test_gates_follow_the_profile_and_the_data():
     r = _dataset("mnist", "quick")
     g = pv.gates(r.settings, r.transfer, r.reconstruction, 0.045)
     assert not any(x.passed for x in g.trained) and g.rmse.passed and g.classifier.passed and g.input.passed
+    assert g.trained[0] in g.undefended(), "the undefended classifier's numbers need the report's training"
+    assert g.real.passed and "synthetic" not in g.real.detail
     assert pv.rmse_gate("fashion_mnist", 0.3, 0.05).passed and not pv.rmse_gate("fashion_mnist", 0.05, 0.07).passed
     assert not pv.rmse_gate("mnist", 0.061, None).passed and pv.rmse_gate("mnist", 0.06, None).passed
     s = exp.settings(profiles.resolve("puvae_detector", "smoke"), "synthetic28")

@@ -39,8 +39,9 @@ class Gates:
         return (self.real, self.classifier, self.puvae, self.input, self.rmse) if self.real.passed else (self.real,)
 
     def undefended(self) -> tuple[Requirement, ...]:
-        """For a claim about the undefended classifier under attack."""
-        return (self.real, self.classifier) if self.real.passed else (self.real,)
+        """For a number of the undefended classifier under attack: a property of that very network,
+        so it needs the report's training as well as its clean accuracy."""
+        return (self.real, self.trained[0], self.classifier) if self.real.passed else (self.real,)
 
     def as_trained(self) -> tuple[Requirement, ...]:
         """For the report's clean numbers."""
@@ -73,7 +74,8 @@ def gates(s: Settings, t: Transfer, r: Reconstruction, mnist_rmse: float | None)
     """The gates of the module docstring for one dataset of a run; ``mnist_rmse``: the mean clean
     best-reconstruction RMSE of the run's MNIST CVAE (None: no MNIST in the run)."""
     d, n = ref.REFERENCE_OF[s.dataset], t.n
-    real = lv.condition("real data", s.real, f"{s.dataset} is a synthetic stand-in, not {ref.LABEL[d]}")
+    real = lv.condition("real data", s.real, f"{s.dataset}: the report's data" if s.real
+                        else f"{s.dataset} is a synthetic stand-in, not {ref.LABEL[d]}")
     if not s.real:
         return Gates(real, (), real, real, real, real)
     batch, epochs, acc = ref.REPORT_TABLE1[d]

@@ -42,8 +42,9 @@ RMSE for MNIST only, so on the other datasets the MNIST RMSE ratio (ours / the r
 MNIST, where the same training recipe can be compared) stands for theirs: a profile whose MNIST
 CVAE falls short of the report's falls short everywhere, and a Fashion-MNIST CVAE no longer passes
 for want of a number. It needs MNIST in the run; a CVAE much worse on its own dataset than the
-recipe is on MNIST shows in PuVAE's clean-accuracy gate. (Claims about the undefended classifier
-under attack need the classifier gate only.)
+recipe is on MNIST shows in PuVAE's clean-accuracy gate. The numbers of the undefended classifier
+under attack (Tables 3-5's first column) need the classifier trained as the report and its clean
+accuracy: they are properties of that very network.
 """
 from __future__ import annotations
 
