@@ -352,7 +352,7 @@ def _run_observations(name: str, r: DatasetRun) -> list[Observation]:
         obs("input_dependence", "3.1 PuVAE",
             f"{name}: RMSE of a test image to its own reconstruction {r.reconstruction.own:.3f}, to the "
             f"reconstruction of another image of its class under the same label {r.reconstruction.other:.3f} "
-            "(equal: the CVAE ignores its input)", "model_gates.csv"),
+            "(were they equal, the CVAE would ignore its input)", "model_gates.csv"),
         obs("fgsm_t_minus_delta", "5.2 Influence of threshold on attacks",
             f"{name}: the worst FGSM eps for PuVAE + detector is {t.worst_eps('FGSM'):g}; the report's guess t - delta "
             f"is {r.detector.threshold - float(t.rmse_clean.mean()):.3f} (t = {r.detector.threshold:.3f}, delta = "
