@@ -15,7 +15,7 @@ from lib import attacks, cache, models, profiles
 from lib.defenses import puvae
 from lib.models.layers import AtrousConv2d
 from lib.reports.puvae_detector import experiment as exp
-from lib.reports.puvae_detector import reference, verdicts
+from lib.reports.puvae_detector import reference, transfer
 from lib.reports.puvae_detector import tables as rtab
 
 N_CLASSES = 10
@@ -271,28 +271,55 @@ def test_adaptive_attack_stays_in_the_eps_ball_and_the_box(nets, batch):
 
 
 # --------------------------------------------------------------------------- evaluation
-def test_sweep_scores_three_defenses_consistently(nets, batch):
+def test_transfer_sweep_scores_three_defenses_on_the_same_images(nets, batch):
     clf, vae = nets
     x, y = batch[0][:8], batch[1][:8]
     pipe = puvae.PuVAEPipeline(vae, clf, 0.2)
-    s = profiles.resolve("puvae_detector", "smoke", {})
-    settings = exp.settings(s, "synthetic28")
-    grid, kept = exp.sweep(clf, pipe, x, y, exp.transfer_attacks(settings), [0.1, 0.3],
-                             keep=[("PGD", 0.3)], progress_bar=False)
-    assert list(grid.columns) == ["attack", "eps", "n", "no_defense", "puvae", "ours", "rejected",
-                                  "rmse_mean"]
+    s = exp.settings(profiles.resolve("puvae_detector", "smoke", {}), "synthetic28")
+    fns = transfer.transfer_attacks(s)
+    state = transfer.score(clf, pipe, x, y, attacks=fns, eps=[0.1, 0.3], table_eps=0.3, seed=0, progress_bar=False)
+    t = transfer.from_state(state, list(fns), [0.1, 0.3], 0.3)
+    grid = t.table
+    assert list(grid.columns) == ["attack", "eps", "n", "no_defense", "puvae", "ours", "rejected", "rmse_mean"]
     assert grid["attack"].tolist() == ["none"] + ["FGSM"] * 2 + ["BIM"] * 2 + ["PGD"] * 2
-    clean, adv = grid.iloc[0], grid.iloc[1:]
-    # A rejection can only cost a clean input and only help an adversarial one.
-    assert clean["ours"] <= clean["puvae"] + 1e-9
-    assert (adv["ours"] >= adv["puvae"] - 1e-9).all()
-    assert ("PGD", 0.3) in kept and kept[("PGD", 0.3)][0].shape == x.shape
+    # Per image, a rejection can only cost a clean input and only help an adversarial one.
+    assert not (t.clean["ours"] & ~t.clean["puvae"]).any()
+    assert not (t.flags["puvae"] & ~t.flags["ours"]).any()
+    assert torch.equal(t.flags["ours"], t.flags["puvae"] | t.flags["rejected"])
+    assert t.x_pgd.shape == x.shape and (t.x_pgd - x).abs().max() <= 0.3 + 1e-6
+    assert t.rmse_clean.shape == t.rmse_pgd.shape == (8,)
+    assert torch.equal(t.worst_over_eps("ours", "BIM"), t.at("ours", "BIM", 0.1) & t.at("ours", "BIM", 0.3))
     worst = exp.worst_case(grid)
     assert set(worst["attack"]) == {"FGSM", "BIM", "PGD"}
     table = rtab.robustness_table(grid, 0.3, "fashion_mnist")
     assert table["attack"].tolist() == ["No attack", "FGSM", "BIM", "PGD"]
     assert table.loc[1, "ours (report)"] == 87.9
     assert (table.loc[1:, "ours worst"] <= table.loc[1:, "ours"] + 1e-9).all()
+    # Seeded inside: the same flags whatever ran before.
+    torch.rand(100)
+    again = transfer.score(clf, pipe, x, y, attacks=fns, eps=[0.1, 0.3], table_eps=0.3, seed=0, progress_bar=False)
+    assert torch.equal(again["flags"], state["flags"]) and torch.equal(again["x_pgd"], state["x_pgd"])
+
+
+def test_transfer_sweep_is_cached_by_its_arguments(nets, batch, tmp_path, monkeypatch):
+    import dataclasses
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("ADV_CHECKPOINT_DIR", str(tmp_path))
+    clf, vae = nets
+    x, y = batch[0][:6], batch[1][:6]
+    s = exp.settings(profiles.resolve("puvae_detector", "smoke", {"n_eps": 2}), "synthetic28")
+    m = SimpleNamespace(classifier=clf, test=SimpleNamespace(x=x, y=y))
+    d = SimpleNamespace(pipeline=puvae.PuVAEPipeline(vae, clf, 0.2))
+    first = transfer.transfer_sweep(s, m, d)
+    files = sorted((tmp_path / "results").glob("*.pt"))
+    assert len(files) == 1
+    again = transfer.transfer_sweep(s, m, d)
+    assert sorted((tmp_path / "results").glob("*.pt")) == files, "same arguments: reused"
+    assert torch.equal(first.flags["ours"], again.flags["ours"])
+    transfer.transfer_sweep(dataclasses.replace(s, seed=1), m, d)
+    transfer.transfer_sweep(dataclasses.replace(s, pgd_steps=2), m, d)
+    assert len(list((tmp_path / "results").glob("*.pt"))) == 3, "another seed or attack setting: another result"
 
 
 # --------------------------------------------------------------------------- settings
@@ -348,118 +375,6 @@ def test_report_vs_ours_puts_the_report_beside_ours():
     row = out.set_index("quantity").loc["F-MNIST: PGD, ours (Tables 3-5)"]
     assert row["report"] == 77.1 and row["ours"] == 70.0
     assert {"%", "RMSE"} == set(out["unit"])
-
-
-# --------------------------------------------------------------------------- verdicts
-def _checks(**kw):
-    args = dict(clf_acc=0.99, puvae_acc=0.95, n_test=200, rmse_own=0.05, rmse_other=0.2,
-                rmse_clean=0.05, rmse_adv=0.15, report_puvae=97.2, report_rmse=0.04)
-    args.update(kw)
-    return verdicts.model_checks(**args)
-
-
-@pytest.mark.parametrize("kw,failed", [
-    ({}, None),
-    (dict(rmse_own=0.2, rmse_other=0.2), verdicts.INPUT),           # ignores the input
-    (dict(rmse_adv=0.05), verdicts.SEPARATION),                       # nothing to detect
-    (dict(clf_acc=0.11), verdicts.CLASSIFIER),                        # at chance
-    (dict(rmse_clean=0.19, rmse_adv=0.25), verdicts.COMPARABLE),      # 4.75 x the report's 0.04
-    (dict(puvae_acc=0.70), verdicts.COMPARABLE),                      # 27 points below 97.2
-    (dict(puvae_acc=0.3, report_puvae=None, report_rmse=None), None),  # synthetic: not compared
-])
-def test_model_checks_pass_good_models_and_name_each_failure(kw, failed):
-    checks = _checks(**kw).set_index("check")
-    assert len(checks) == 4 and verdicts.VERDICTS[2] == "cannot be judged at this profile"
-    assert set(checks.index[~checks["passed"]]) == ({failed} if failed else set())
-
-
-def test_reconstruction_claim():
-    holds = verdicts.reconstruction_claim(rmse_clean=0.05, rmse_adv=0.15, rejected_adv=0.6, eps=0.3,
-                                          checks=_checks(), report=(0.04, 0.13))
-    assert list(holds.columns) == ["claim", "evidence", "verdict"]
-    assert holds["verdict"].tolist() == ["holds"] and "3.25" in holds["evidence"].iloc[0]
-    fails = verdicts.reconstruction_claim(rmse_clean=0.1, rmse_adv=0.102, rejected_adv=0.0, eps=0.3,
-                                          checks=_checks(rmse_clean=0.1, rmse_adv=0.102))
-    assert fails["verdict"].tolist() == ["does not hold"]
-    # A CVAE that ignores its input cannot support any verdict on reconstruction error.
-    unjudged = verdicts.reconstruction_claim(rmse_clean=0.1, rmse_adv=0.3, rejected_adv=0.5, eps=0.3,
-                                             checks=_checks(rmse_own=0.2, rmse_other=0.2))
-    assert unjudged["verdict"].tolist() == [verdicts.UNJUDGED] and verdicts.INPUT in unjudged["evidence"][0]
-
-
-def _robustness(pu, ours):
-    return pd.DataFrame({"attack": ["No attack", "FGSM", "BIM", "PGD"], "PuVAE": pu, "ours": ours})
-
-
-def test_detector_claims_hold_fail_or_cannot_be_judged():
-    # The report's MNIST Table 3: FGSM 82.9 -> 99.8, BIM 93.9 -> 93.9, PGD 86.4 -> 96.9, clean 97.2 -> 97.2.
-    report = _robustness([97.2, 82.9, 93.9, 86.4], [97.2, 99.8, 93.9, 96.9])
-    v = verdicts.detector_claims(report, eps=0.3, fpr=0.001, n=10000, checks=_checks())
-    assert len(v) == 4 and (v["verdict"] == "holds").all()
-    # A detector that rejects nothing: FGSM and PGD unchanged (BIM "changes little" still holds).
-    idle = _robustness([87.0, 31.0, 37.0, 33.0], [87.0, 31.0, 37.0, 33.0])
-    v = verdicts.detector_claims(idle, eps=0.3, fpr=0.001, n=200, checks=_checks()).set_index("claim")
-    assert [v.loc[c, "verdict"] for c in v.index if "FGSM" in c or "PGD" in c] == ["does not hold"] * 2
-    assert v.loc[[c for c in v.index if "BIM" in c][0], "verdict"] == "holds"
-    # A gain within what rejecting at the clean rate plus noise gives (2 points at fpr 1 %,
-    # n = 200: need 1 + the noise of a 2 % share) is no gain ...
-    small = _robustness([80.0, 50.0, 50.0, 50.0], [80.0, 52.0, 50.0, 52.0])
-    v = verdicts.detector_claims(small, eps=0.3, fpr=0.01, n=200, checks=_checks())
-    assert v["verdict"].tolist()[:2] == ["does not hold"] * 2
-    # ... but 11 of 200 images turned right is (paired: ours >= PuVAE on every adversarial image),
-    # and a BIM change of 8 points is not "little".
-    paired = _robustness([72.0, 24.0, 25.5, 24.0], [71.0, 29.5, 33.5, 29.5])
-    v = verdicts.detector_claims(paired, eps=0.3, fpr=0.01, n=200, checks=_checks())
-    assert v["verdict"].tolist() == ["holds", "holds", "does not hold", "holds"]
-    # An expensive detector: 20 points of clean accuracy lost at fpr 1 %.
-    costly = _robustness([80.0, 50.0, 50.0, 50.0], [60.0, 90.0, 50.0, 90.0])
-    v = verdicts.detector_claims(costly, eps=0.3, fpr=0.01, n=200, checks=_checks())
-    assert v["verdict"].tolist() == ["holds", "holds", "holds", "does not hold"]
-    # A PuVAE far below the report's: nothing about the detector can be judged.
-    v = verdicts.detector_claims(report, eps=0.3, fpr=0.001, n=200, checks=_checks(puvae_acc=0.6))
-    assert (v["verdict"] == verdicts.UNJUDGED).all() and verdicts.COMPARABLE in v["evidence"].iloc[0]
-
-
-def _grid(ours_by_eps, n=200):
-    return pd.DataFrame([{"attack": "none", "eps": 0.0, "n": n, "ours": 0.9, "rejected": 0.01}]
-                        + [{"attack": "PGD", "eps": e, "n": n, "ours": o, "rejected": r} for e, o, r in ours_by_eps])
-
-
-def test_worst_eps_claim():
-    # Downward pressure: at eps 0.3 most inputs are rejected, the attacker does best at 0.15.
-    pressure = _grid([(0.05, 0.9, 0.0), (0.15, 0.6, 0.05), (0.3, 0.95, 0.9)])
-    v = verdicts.worst_eps_claim(pressure, checks=_checks(), report_rejected=(1.8, 18.3))
-    assert v["verdict"].tolist() == ["holds"] and "worst eps 0.15" in v["evidence"][0]
-    assert "1.8 % to 18.3 %" in v["evidence"][0]
-    # Accuracy falling monotonically with eps: the worst eps is the largest.
-    none = _grid([(0.05, 0.9, 0.0), (0.15, 0.6, 0.0), (0.3, 0.3, 0.0)])
-    assert verdicts.worst_eps_claim(none, checks=_checks())["verdict"].tolist() == ["does not hold"]
-    # A worst eps below the largest only by noise is no pressure.
-    flat = _grid([(0.05, 0.9, 0.0), (0.15, 0.30, 0.0), (0.3, 0.31, 0.0)])
-    assert verdicts.worst_eps_claim(flat, checks=_checks())["verdict"].tolist() == ["does not hold"]
-    unjudged = verdicts.worst_eps_claim(pressure, checks=_checks(rmse_adv=0.05))
-    assert unjudged["verdict"].tolist() == [verdicts.UNJUDGED]
-
-
-def _adaptive(det_tr, det_ad, pu_tr, pu_ad, n=100, eps=0.3):
-    return pd.DataFrame([{"defense": d, "attack": a, "eps": eps, "n": n, "accuracy": acc}
-                         for d, tr, ad in (("PuVAE", pu_tr, pu_ad), ("PuVAE + detector", det_tr, det_ad))
-                         for a, acc in (("PGD transfer", tr), ("adaptive PGD", ad), ("worst case", ad))])
-
-
-def test_adaptive_claims():
-    broken = verdicts.adaptive_claims(_adaptive(0.9, 0.05, 0.8, 0.04), eps=0.3, checks=_checks())
-    assert broken["verdict"].tolist() == ["does not hold", "does not hold"]
-    survives = verdicts.adaptive_claims(_adaptive(0.9, 0.88, 0.8, 0.3), eps=0.3, checks=_checks())
-    assert survives["verdict"].tolist() == ["holds", "holds"]
-    assert "90.0 % under transfer PGD -> 88.0 % in the worst case" in survives["evidence"].iloc[0]
-    unjudged = verdicts.adaptive_claims(_adaptive(0.9, 0.05, 0.8, 0.04), eps=0.3, checks=_checks(clf_acc=0.1))
-    assert (unjudged["verdict"] == verdicts.UNJUDGED).all()
-    with pytest.raises(KeyError, match="eps 0.1"):
-        verdicts.adaptive_claims(_adaptive(0.9, 0.05, 0.8, 0.04), eps=0.1, checks=_checks())
-    # Noise: the study's one rule (lib.evaluate.noise_tolerance), at least MIN_GAIN_PTS.
-    assert verdicts.noise_pts(0.5, 100) == pytest.approx(10.2, abs=0.1)  # exact 95 % interval
-    assert verdicts.noise_pts(0.999, 10000) == verdicts.MIN_GAIN_PTS
 
 
 def test_input_dependence_tells_a_reconstructing_cvae_from_one_that_ignores_its_input():

@@ -1,61 +1,125 @@
-"""Report 001's experiment, one function per notebook step: settings per dataset, data,
-training, transfer-attack sweeps and the worst eps (the adaptive evaluation is
-:mod:`lib.reports.puvae_detector.adaptive`).
+"""Report 001's steps, one function per notebook step: settings per dataset, data, the two
+networks, the detector and what the CVAE's reconstructions say. The transfer-attack sweeps are
+:mod:`lib.reports.puvae_detector.transfer`, the attacks on the defended pipeline
+:mod:`lib.reports.puvae_detector.adaptive`.
 
-The defense itself is :mod:`lib.defenses.puvae`; tables and figures are in
-:mod:`lib.reports.puvae_detector.tables` and ``.figures``.
+Every step returns a typed part of :class:`lib.reports.puvae_detector.run.Run`; what draws
+random numbers (the CVAE samples z at inference) is seeded inside the step. The defense itself
+is :mod:`lib.defenses.puvae`.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Callable, Mapping, Sequence
-from types import SimpleNamespace
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from lib import attacks, models, runtime
 from lib import data as data_mod
+from lib import models, runtime
 from lib import train as train_mod
-from lib.defenses.puvae import PuVAEPipeline, check_fpr, freeze, puvae_loss, report_correct
-from lib.evaluate import attack_in_batches, predict
+from lib.defenses.puvae import PuVAEPipeline, check_fpr, freeze, purify, puvae_loss, rejection_rate, threshold_at_fpr
 from lib.params import ConfigError
-from lib.progress import progress
 
-# --------------------------------------------------------------------------- settings
+REPORT = "puvae_detector"
 _PER_DATASET_HINT = "a value, or a dict {dataset: value} with an entry for every dataset"
 
 
-def settings(cfg: Mapping, dataset: str) -> SimpleNamespace:
+# --------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class Settings:
+    """The parameters of one dataset (``lib/reports/puvae_detector/profile.py`` documents each);
+    a per-dataset parameter resolved to its entry, lists as tuples."""
+
+    dataset: str
+    seed: int
+    device: str
+    n_train: int | None
+    n_val: int
+    n_test: int | None
+    clf_filters: int | None
+    clf_hidden: int | None
+    clf_epochs: int
+    clf_batch_size: int
+    clf_lr: float
+    vae_filters: int | None
+    vae_dec_filters: int | None
+    vae_hidden: int | None
+    z_dim: int
+    vae_epochs: int
+    vae_batch_size: int
+    vae_lr: float
+    scheduler: str | None
+    w_rec: float
+    w_kl: float
+    w_ce: float
+    kl_reduction: str
+    sample_at_inference: bool
+    fpr: float
+    eps: float
+    eps_range: tuple[float, float]
+    n_eps: int
+    bim_steps: int
+    bim_rel_step: float
+    pgd_steps: int
+    pgd_rel_step: float
+    st_temperature: float
+    reject_scale: float
+    adaptive_eps: tuple[float, ...]
+    n_adaptive: int
+    adaptive_steps: int
+    adaptive_eot: int
+    adaptive_restarts: int
+    adaptive_rel_step: float
+    n_show: int
+    argmin_targets: int
+    square_queries: int
+    n_checks: int
+    st_temperatures: tuple[float, ...]
+    convergence_steps: tuple[int, ...]
+    convergence_restarts: tuple[int, ...]
+    profile: str = ""
+    precision: str = "auto"
+
+    @property
+    def real(self) -> bool:
+        """Real data (not a synthetic stand-in of the smoke profile)."""
+        return not self.dataset.startswith("synthetic")
+
+
+def settings(cfg: Mapping, dataset: str) -> Settings:
     """The parameters for one dataset: a dict-valued parameter ``{dataset: value}`` is
     resolved to its entry, any other value is shared. Checked before any compute."""
     out = {}
-    for key, value in cfg.items():
+    for f in dataclasses.fields(Settings):
+        if f.name == "dataset" or (f.name not in cfg and f.default is not dataclasses.MISSING):
+            continue
+        value = cfg[f.name]
         if isinstance(value, Mapping):
             if dataset not in value:
-                raise ConfigError(f"parameter {key!r} has no entry for {dataset!r}; "
-                                  f"give {_PER_DATASET_HINT}")
+                raise ConfigError(f"parameter {f.name!r} has no entry for {dataset!r}; give {_PER_DATASET_HINT}")
             value = value[dataset]
-        out[key] = value
-    out["dataset"] = dataset
-    s = SimpleNamespace(**out)
+        out[f.name] = tuple(value) if isinstance(value, list) else value
+    s = Settings(dataset=dataset, **out)
     _check_settings(s)
     return s
 
 
-def check_config(cfg: Mapping) -> list[SimpleNamespace]:
+def check_config(cfg: Mapping) -> list[Settings]:
     """Resolve and check the settings of every dataset in ``cfg['datasets']`` up front
     (types and ranges are :data:`lib.reports.puvae_detector.profile.PARAMS`' business)."""
     return [settings(cfg, d) for d in cfg["datasets"]]
 
 
-def _check_settings(s: SimpleNamespace) -> None:
+def _check_settings(s: Settings) -> None:
     """What depends on more than one parameter, or on the dataset."""
     check_fpr(s.fpr)
     if not s.eps_range[0] <= s.eps_range[1]:
-        raise ConfigError(f"eps_range must be [low, high] with low <= high, got {s.eps_range!r}")
+        raise ConfigError(f"eps_range must be [low, high] with low <= high, got {list(s.eps_range)!r}")
     try:
         architecture_names(s.dataset)
     except ValueError as err:
@@ -69,13 +133,15 @@ def _check_settings(s: SimpleNamespace) -> None:
     n_test = s.n_test if s.n_test is not None else data_mod.split_size(s.dataset, "test")
     if n_test is not None and s.n_adaptive > n_test:
         raise ConfigError(f"n_adaptive={s.n_adaptive} exceeds the {n_test} test images of {s.dataset}")
+    if n_test is not None and n_test < 4:
+        raise ConfigError(f"n_test={n_test}: the worst-eps claims split the test images in two halves of at least 2")
     if s.n_checks > s.n_adaptive:
         raise ConfigError(f"n_checks={s.n_checks} must not exceed n_adaptive={s.n_adaptive}")
     if s.argmin_targets > 9:
         raise ConfigError(f"argmin_targets={s.argmin_targets}: there are only 9 wrong classes")
 
 
-def eps_grid(s: SimpleNamespace) -> list[float]:
+def eps_grid(s: Settings) -> list[float]:
     """``n_eps`` evenly spaced eps in ``eps_range`` (report Figure 7: 30 values in
     [0.01, 0.3] for MNIST / Fashion-MNIST, [0.002, 0.06] for CIFAR-10), plus the table's eps."""
     lo, hi = s.eps_range
@@ -84,7 +150,7 @@ def eps_grid(s: SimpleNamespace) -> list[float]:
 
 
 # --------------------------------------------------------------------------- data and models
-def load_splits(s: SimpleNamespace):
+def load_splits(s: Settings):
     """(train, val, test) :class:`~lib.data.ImageData`. ``val`` (``n_val`` images, held out
     from both networks' training) only sets the detector's threshold (report section 5.1)."""
     n = None if s.n_train is None else s.n_train + s.n_val
@@ -109,31 +175,28 @@ def _width(**kw) -> dict:
     return {k: v for k, v in kw.items() if v is not None}
 
 
-def build_classifier(s: SimpleNamespace) -> nn.Module:
+def build_classifier(s: Settings) -> nn.Module:
     name, _ = architecture_names(s.dataset)
     runtime.seed_everything(s.seed)
     return models.build(name, dataset=s.dataset, **_width(filters=s.clf_filters, hidden=s.clf_hidden))
 
 
-def build_cvae(s: SimpleNamespace) -> nn.Module:
+def build_cvae(s: Settings) -> nn.Module:
     _, name = architecture_names(s.dataset)
     runtime.seed_everything(s.seed + 1)
-    return models.build(name, dataset=s.dataset, z_dim=s.z_dim,
-                        sample_at_inference=s.sample_at_inference,
-                        **_width(filters=s.vae_filters, hidden=s.vae_hidden,
-                                 dec_filters=s.vae_dec_filters))
+    return models.build(name, dataset=s.dataset, z_dim=s.z_dim, sample_at_inference=s.sample_at_inference,
+                        **_width(filters=s.vae_filters, hidden=s.vae_hidden, dec_filters=s.vae_dec_filters))
 
 
-def train_classifier(s: SimpleNamespace, train: data_mod.ImageData, val=None, device=None):
+def train_classifier(s: Settings, train: data_mod.ImageData, val=None, device=None):
     """Classifier A or B with Table 1's batch size and epochs (Adam; the report names no
     optimiser). Returns :class:`lib.train.FitResult`."""
     cfg = train_mod.TrainConfig(epochs=s.clf_epochs, batch_size=s.clf_batch_size, optimizer="adam",
                                 lr=s.clf_lr, weight_decay=0.0, scheduler=s.scheduler, seed=s.seed)
-    return train_mod.fit(build_classifier(s), train, cfg, name=f"puvae_detector-clf-{s.dataset}", val=val,
-                         device=device)
+    return train_mod.fit(build_classifier(s), train, cfg, name=f"{REPORT}-clf-{s.dataset}", val=val, device=device)
 
 
-def train_puvae(s: SimpleNamespace, classifier: nn.Module, train: data_mod.ImageData, device=None):
+def train_puvae(s: Settings, classifier: nn.Module, train: data_mod.ImageData, device=None):
     """Conditional VAE C or D trained with :func:`puvae_loss` (Table 2's batch size, epochs
     and z size in the paper profile). The classifier is frozen first. Returns a FitResult."""
     freeze(classifier)
@@ -142,10 +205,70 @@ def train_puvae(s: SimpleNamespace, classifier: nn.Module, train: data_mod.Image
     cfg = train_mod.TrainConfig(epochs=s.vae_epochs, batch_size=s.vae_batch_size, optimizer="adam",
                                 lr=s.vae_lr, weight_decay=0.0, scheduler=s.scheduler, seed=s.seed)
     # val=None: fit's val_acc is model(x).argmax, which means nothing for a CVAE.
-    return train_mod.fit(build_cvae(s), train, cfg, name=f"puvae_detector-cvae-{s.dataset}",
-                         loss_fn=loss_fn, device=device)
+    return train_mod.fit(build_cvae(s), train, cfg, name=f"{REPORT}-cvae-{s.dataset}", loss_fn=loss_fn,
+                         device=device)
 
 
+@dataclass
+class Models:
+    """One dataset's data and networks: the ``train`` / ``val`` / ``test`` splits (``test`` on
+    the device), the frozen ``classifier`` (A or B), the ``vae`` (C or D, eval mode) with its
+    training history, and whether each came from the checkpoint cache."""
+
+    train: data_mod.ImageData
+    val: data_mod.ImageData
+    test: data_mod.ImageData
+    classifier: nn.Module
+    vae: nn.Module
+    vae_history: pd.DataFrame
+    from_cache: tuple[bool, bool]
+
+    def describe(self) -> str:
+        said = lambda c: "loaded from cache" if c else "trained"  # noqa: E731
+        return (f"{self.test.name}: {len(self.train)} train / {len(self.val)} val / {len(self.test)} test; "
+                f"classifier {said(self.from_cache[0])}, CVAE {said(self.from_cache[1])}")
+
+
+def fit_models(s: Settings, device=None) -> Models:
+    """Sections 1-2: the splits, the classifier (Tables 1 and 6), then the CVAE on top of it
+    (Tables 2 and 6). Both are cached by their configuration and data."""
+    device = runtime.get_device(device)
+    train, val, test = load_splits(s)
+    clf_fit = train_classifier(s, train, device=device)
+    clf = freeze(clf_fit.model)
+    vae_fit = train_puvae(s, clf, train, device=device)
+    return Models(train, val, test.to(device), clf, vae_fit.model.eval(), vae_fit.history,
+                  (bool(clf_fit.from_cache), bool(vae_fit.from_cache)))
+
+
+# --------------------------------------------------------------------------- the detector
+@dataclass
+class Detector:
+    """Section 5.1's detector on one dataset: the ``threshold`` t at the false-positive rate
+    on the clean validation images (their best-reconstruction RMSEs ``val_rmse``, (n_val,);
+    ``val_rejected`` the share above t), PuVAE alone (``plain``, K + 1 logits whose reject
+    logit never wins) and PuVAE + detector (``pipeline``)."""
+
+    threshold: float
+    val_rmse: torch.Tensor
+    val_rejected: float
+    plain: PuVAEPipeline
+    pipeline: PuVAEPipeline
+
+
+def fit_detector(s: Settings, m: Models) -> Detector:
+    """The threshold t (MagNet's rule, report 5.1): the smallest value that rejects at most
+    ``fpr`` of the clean validation images. Seeded: the CVAE samples z at inference."""
+    device = m.test.x.device
+    plain = PuVAEPipeline(m.vae, m.classifier, None, temperature=s.st_temperature)
+    torch.manual_seed(s.seed)
+    val_rmse = plain.decide(m.val.x.to(device)).rmse.cpu()
+    t = threshold_at_fpr(val_rmse, s.fpr)
+    pipe = PuVAEPipeline(m.vae, m.classifier, t, temperature=s.st_temperature, reject_scale=s.reject_scale)
+    return Detector(t, val_rmse, rejection_rate(val_rmse, t), plain, pipe)
+
+
+# --------------------------------------------------------------------------- reconstructions
 @torch.no_grad()
 def input_dependence(vae: nn.Module, x: torch.Tensor, y: torch.Tensor, *, seed: int = 0,
                      batch_size: int = 250) -> tuple[float, float]:
@@ -173,91 +296,41 @@ def input_dependence(vae: nn.Module, x: torch.Tensor, y: torch.Tensor, *, seed: 
     return own.mean().item(), other.mean().item()
 
 
-# --------------------------------------------------------------------------- transfer attacks
-def transfer_attacks(s: SimpleNamespace, seed: int | None = None) -> dict[str, Callable]:
-    """FGSM, BIM and PGD (L-inf) as ``attack(model, x, y, eps) -> x_adv``, to be made against
-    the undefended classifier as in the report (section 5; Foolbox there). Step sizes are
-    relative to eps (``bim_rel_step``, ``pgd_rel_step``); PGD's random starts come from a
-    generator seeded here, so a run is repeatable."""
-    gen = torch.Generator().manual_seed(s.seed if seed is None else seed)
+@dataclass
+class Reconstruction:
+    """Does one dataset's CVAE reconstruct its input? ``own`` / ``other`` of
+    :func:`input_dependence` on the test images (equal: it draws its label's images, not this one)."""
 
-    def fgsm(model, x, y, eps):
-        return attacks.fgsm(model, x, y, eps, "inf")
+    own: float
+    other: float
 
-    def bim(model, x, y, eps):
-        return attacks.bim(model, x, y, eps, "inf", steps=s.bim_steps, step_size=s.bim_rel_step * eps)
-
-    def pgd(model, x, y, eps):
-        return attacks.pgd(model, x, y, eps, "inf", steps=s.pgd_steps,
-                           step_size=s.pgd_rel_step * eps, generator=gen)
-
-    return {"FGSM": fgsm, "BIM": bim, "PGD": pgd}
+    @property
+    def gap(self) -> float:
+        """How much closer an image is to its own reconstruction (1 - own / other)."""
+        return 1 - self.own / self.other if self.other > 0 else 0.0
 
 
-def sweep(classifier: nn.Module, pipeline: PuVAEPipeline, x: torch.Tensor, y: torch.Tensor,
-          attack_fns: Mapping[str, Callable], eps_list: Sequence[float], *, seed: int = 0,
-          batch_size: int = 250, keep: Sequence[tuple[str, float]] = (), progress_bar: bool = True):
-    """Transfer attacks on the classifier, scored for the three defenses, over eps.
-
-    For each attack and eps: ``x_adv = attack(classifier, x, y, eps)``, then the accuracy
-    of the undefended classifier (``no_defense``), of PuVAE (``puvae``) and of PuVAE +
-    detector under the report's scoring (``ours``), the share of inputs rejected, i.e.
-    predictions equal to the "adversarial" label (report Figure 8), and the mean RMSE of
-    the best reconstruction. A first row ``attack="none", eps=0`` scores clean inputs
-    (a rejection is then an error). Returns ``(table, {(attack, eps): (x_adv, Decision)})``
-    for the pairs in ``keep``.
-    """
-    torch.manual_seed(seed)  # the CVAE's sampling
-    rows, kept = [], {}
-
-    def score(name, eps, xa, adversarial):
-        plain = predict(classifier, xa, batch_size)
-        dec = pipeline.decide(xa, batch_size)
-        rows.append({
-            "attack": name, "eps": float(eps), "n": len(y),
-            "no_defense": (plain == y).float().mean().item(),
-            "puvae": (dec.puvae == y).float().mean().item(),
-            "ours": report_correct(dec.label, y, adversarial=adversarial,
-                                   reject_label=pipeline.reject_label).float().mean().item(),
-            "rejected": dec.rejected.float().mean().item(),
-            "rmse_mean": dec.rmse.mean().item(),
-        })
-        if (name, float(eps)) in {(a, float(e)) for a, e in keep}:
-            kept[(name, float(eps))] = (xa, dec)
-
-    score("none", 0.0, x, adversarial=False)
-    jobs = [(a, e) for a in attack_fns for e in eps_list]
-    for name, eps in progress(jobs, desc="transfer attacks", disable=not progress_bar):
-        xa = attack_in_batches(attack_fns[name], classifier, x, y, eps, batch_size)
-        score(name, eps, xa, adversarial=True)
-    return pd.DataFrame(rows), kept
+def reconstruction(s: Settings, m: Models) -> Reconstruction:
+    return Reconstruction(*input_dependence(m.vae, m.test.x, m.test.y, seed=s.seed))
 
 
-def transfer_sweep(s: SimpleNamespace, classifier: nn.Module, pipeline: PuVAEPipeline, x: torch.Tensor,
-                   y: torch.Tensor, keep: Sequence[tuple[str, float]] = ()):
-    """:func:`sweep` with the report's transfer attacks over :func:`eps_grid`, remembered across
-    runs by the models' weights, the images and every attack setting (a warm re-run with
-    cached checkpoints attacks nothing). Returns what :func:`sweep` returns."""
-    from lib import cache
-    from lib.defenses.puvae import Decision
-
-    key = dict(classifier=classifier, pipeline=pipeline, x=x, y=y, eps=eps_grid(s), seed=s.seed,
-               attacks=[s.bim_steps, s.bim_rel_step, s.pgd_steps, s.pgd_rel_step], keep=[list(k) for k in keep])
-
-    def run() -> tuple:
-        table, kept = sweep(classifier, pipeline, x, y, transfer_attacks(s), eps_grid(s), seed=s.seed, keep=keep)
-        # A Decision is not a plain value: kept as its fields.
-        return table, [[a, e, xa, d.label, d.puvae, d.rmse, d.chosen, d.reject_label]
-                       for (a, e), (xa, d) in kept.items()]
-
-    table, kept = cache.cached_result(f"puvae-transfer-{s.dataset}", key, run)
-    return table, {(a, e): (xa, Decision(label, pu, rmse, chosen, reject_label=rl))
-                   for a, e, xa, label, pu, rmse, chosen, rl in kept}
+def figure6_examples(s: Settings, m: Models, x_pgd: torch.Tensor) -> tuple[torch.Tensor, object, list[str]]:
+    """Report Figure 6 and appendices B-D: the first ``n_show`` test images (not picked), each
+    clean and under the transfer PGD at the table's eps, interleaved; their purification
+    (:class:`lib.defenses.puvae.Purified`) and row labels."""
+    k = min(s.n_show, len(m.test))
+    xs = torch.stack([t for i in range(k) for t in (m.test.x[i], x_pgd[i].to(m.test.x.device))])
+    torch.manual_seed(s.seed)
+    with torch.no_grad():
+        p = purify(m.vae, xs)
+    labels = [f"{kind}\n{m.test.classes[int(m.test.y[i])][:10]}" for i in range(k)
+              for kind in ("clean", f"PGD {s.eps:g}")]
+    return xs, p, labels
 
 
 def worst_case(grid: pd.DataFrame) -> pd.DataFrame:
     """Per attack, the eps of the grid at which PuVAE + detector does worst (report's
-    "Ours (worst)" and the diamond of Figures 7-8). Columns: attack, eps, ours, rejected."""
+    "Ours (worst)" and the diamond of Figures 7-8). Columns: attack, eps, ours, puvae, rejected."""
     adv = grid[grid["attack"] != "none"]
     idx = adv.groupby("attack", sort=False)["ours"].idxmin()
     return adv.loc[idx, ["attack", "eps", "ours", "puvae", "rejected"]].reset_index(drop=True)

@@ -20,13 +20,15 @@ layers, fewer channels and units).
   - CVAE C: 4 encoder filters, 16 decoder filters, 256 dense units (Table 6: 32, 32,
     1024), z as Table 2 (32 MNIST, 128 Fashion-MNIST), 1 epoch (Table 2: 350) at batch 16
     (512), Adam 2e-3, cosine; its clean reconstructions are far worse than the report's
-    (mean best RMSE about 0.19 on MNIST vs 0.04), which ``verdicts.model_checks`` reports;
+    (mean best RMSE about 0.19 on MNIST vs 0.04), so the CVAE gate of ``verdicts.gates`` fails;
   - eps grid of Figure 7: 6 values in [0.01, 0.3] (report: 30);
   - BIM and PGD: 10 steps (PGD: 40 in the paper profile), PGD step 0.25 eps;
-  - adaptive evaluation (beyond the report): 100 test images, eps 0.3 only, 10 steps, 2 EOT
-    draws, 1 restart, the multi-target attack on the 2 easiest wrong classes, Square with 50
-    queries; its checks and the temperature table on 20 images (paper: 1000 images, eps 0.1
-    and 0.3, 100 steps, 8 draws, 2 restarts, all 9 targets, 5000 queries, checks on 500).
+  - white-box evaluation (beyond the report; the registry's reject-aware L-inf set extended by
+    the adaptive PGD and the multi-target attack): 100 test images, eps 0.3 only, 10 steps
+    (PGD, APGD, adaptive PGD), 2 EOT draws, 1 restart, the multi-target attack on the 2 easiest
+    wrong classes, Square with 50 queries; its checks and the temperature table on 20 images
+    (paper: 1000 images, eps 0.1 and 0.3, 100 steps, 8 draws, 2 restarts, all 9 targets, 5000
+    queries, checks on 500).
     A pipeline forward pass reconstructs every image under all 10 labels, so each attack
     step costs about 20 classifier passes: 100 images is what a CPU run affords.
 
