@@ -57,8 +57,8 @@ def train_dcgan(cfg, dataset: str, train: data_mod.ImageData, epochs: int, depth
 class VAEFit:
     """One VAE of section III-A: its ``dataset``, the trainer's result (``fit``: model and
     per-epoch ``history``), its ``test`` images (on the device), the negative ELBO per image on
-    them (``test_loss``) and over the last training epoch (``train_loss``), in nats, and the
-    number of training images."""
+    them (``test_loss``) and over the last training epoch (``train_loss``), in nats, the number
+    of training images, and the report's figure of its reconstructions (4 or 6)."""
 
     dataset: str
     fit: vae.VAEResult
