@@ -323,13 +323,14 @@ control_table
 # CW and FGSM are two attacks; a robustness claim needs the strongest evaluation we can afford.
 # Per image, the worst case over CW (an image counts as broken at eps when its CW distortion is
 # at most eps: `lib.sweep.from_distances`) and the study's strong L2 set
-# (`lib.robustness.strong_set("L2")`: the fast gradient method, PGD on the cross-entropy and on
-# the margin, APGD-CE, APGD-DLR, which is invariant to the logits' scale and so cannot be fooled by
-# small logits, and last the gradient-free Square attack, which would expose masked gradients), on
-# the L2 grid `l2_eps`. The strong set runs only on the images CW left standing at the smallest
-# eps (an image broken there is broken at every eps); `lib.sweep.combine` joins the two sweeps,
-# and the table says which attack broke each image first. Every example any attack finds
-# against the Lipschitz classifier must lie outside its certified radius; the check is below.
+# (`lib.robustness.strong_set("L2")`): the fast gradient method (the registry and the table call
+# it "FGSM", but here it is the L2 single step, not the report's L-inf FGSM), PGD on the
+# cross-entropy and on the margin, APGD-CE, APGD-DLR (invariant to the logits' scale, so small
+# logits cannot fool it), and last the gradient-free Square attack, which would expose masked
+# gradients; on the L2 grid `l2_eps`. The strong set runs only on the images CW left standing at
+# the smallest eps (an image broken there is broken at every eps); `lib.sweep.combine` joins the
+# two sweeps, and the table says which attack broke each image first. Every example any attack
+# finds against the Lipschitz classifier must lie outside its certified radius; the check is below.
 
 # %%
 worst = ex.worst_cases(ctx, tasks, attacked)
