@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-import pandas as pd
 
 from lib import attacks, data, profiles, robustness, sweep
 from lib import verdicts as lib_verdicts
