@@ -1,23 +1,28 @@
 """Report 003 (generative models, FGSM / CW, a Lipschitz-constrained classifier): the bound
 really bounds, the certificate holds against CW, the logit-scaling control, the generative
-models train, and the profile refuses bad input."""
+models train, the profile refuses bad input, the worst case joins CW and the registry's strong
+set, and the claims (every one quoted, gated, judged by lib.verdicts) on made-up runs."""
 from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib import attacks, data, profiles
+from lib import attacks, data, profiles, robustness, sweep
+from lib import verdicts as lib_verdicts
 from lib.defenses import lipschitz as lip
 from lib.evaluate import predict
 from lib.models.classifiers.report003 import Report003CNN
 from lib.models.generative import gan, vae
 from lib.params import ConfigError
 from lib.reports.generative_lipschitz import experiment as exp
-from lib.reports.generative_lipschitz import verdicts
+from lib.reports.generative_lipschitz import reference, verdicts
+from lib.reports.generative_lipschitz import run as run_mod
+from lib.reports.generative_lipschitz.generative import GANFit
 from lib.stats import FAILS, HOLDS, UNJUDGED
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -225,15 +230,145 @@ def test_profile_rejects_bad_input(override, message):
         profiles.resolve(REPORT, "smoke", override)
 
 
-def test_verdicts_need_their_interval():
-    assert verdicts.accuracy_claim("F", 92.36, 930, 1000, "quick")["verdict"] == HOLDS
-    assert verdicts.accuracy_claim("F", 92.36, 800, 1000, "quick")["verdict"] == UNJUDGED
-    assert verdicts.accuracy_claim("F", 92.36, 800, 1000, "paper")["verdict"] == FAILS
-    assert verdicts.breaks_claim("F", "CW", 95, 100)["verdict"] == HOLDS
-    assert verdicts.breaks_claim("F", "CW", 5, 10)["verdict"] == UNJUDGED
+# --------------------------------------------------------------------------- the worst case
+def test_strong_set_is_the_registrys_l2_set():
+    cfg = profiles.resolve(REPORT, "smoke")
+    got = exp.strong_attacks(cfg)
+    assert list(got) == list(robustness.strong_set("L2", exp.budget(cfg)))
+    assert all(a.keywords["norm"] == "2" for a in got.values())
+
+
+def test_worst_case_joins_cw_and_the_strong_set_without_attacking_broken_images(mlp):
+    cfg = dict(profiles.resolve(REPORT, "smoke"), l2_eps=[0.5, 1.0, 3.0], pgd_steps=3, apgd_steps=3, square_queries=5)
+    test = data.load("synthetic28", "test", n=24, seed=0)
+    x, y = test.x, test.y
+    x_cw = attacks.cw_l2(mlp, x, y, c=1.0, steps=30, lr=0.05, binary_search_steps=2)
+    cw = exp.Attacked(fgsm=None, cw_adv=x_cw, cw_dist=exp.cw_distances(mlp, x, y, x_cw))
+    w = exp.worst_case(cfg, mlp, x, y, cw, tag="test")
+    assert w.eps == (0.5, 1.0, 3.0) and w.robust.shape == (24, 3)
+    assert (w.broken_at <= cw.cw_dist.double()).all(), "the worst case is at least as strong as CW"
+    assert (w.robust[:, 1:] <= w.robust[:, :-1]).all(), "robust accuracy never rises with eps"
+    for j, e in enumerate(w.eps):   # robust at eps iff no attack needed eps or less
+        assert torch.equal(w.robust[:, j], w.broken_at > e)
+    ran = w.table[(w.table["attack"] != "CW-L2") & (w.table["attack"] != sweep.WORST_CASE)]
+    assert int(ran[ran["eps"] == 0.5]["attacked"].max()) == int((cw.cw_dist > 0.5).sum()), \
+        "the strong set attacks only what CW left standing"
+    wrong = ~(predict(mlp, x) == y)
+    assert (w.broken_at[wrong] == 0).all()
+
+
+# --------------------------------------------------------------------------- claims on made-up runs
+def test_needs_more_is_a_sign_test_on_the_images_both_classify():
     inf = float("inf")
-    big, small = torch.tensor([2.0] * 30 + [inf] * 5), torch.tensor([1.0] * 35)
-    assert verdicts.more_noise_claim("F", big, small)["verdict"] == HOLDS
-    assert verdicts.more_noise_claim("F", small, big)["verdict"] == FAILS
-    assert verdicts.certificate_claim("F", 0, 10)["verdict"] == HOLDS
-    assert verdicts.certificate_claim("F", 1, 10)["verdict"] == FAILS
+    d_lip = torch.tensor([2.0, 1.0, 1.02, inf, 0.0, 1.0])
+    d_plain = torch.tensor([1.0, 2.0, 1.0, 5.0, 1.0, 0.0])
+    flags = verdicts.needs_more(d_lip, d_plain)
+    assert flags.a.tolist() == [True, False, False, True] and flags.b.tolist() == [False, True, False, False]
+    assert verdicts.needs_more(torch.zeros(3), torch.ones(3)) is None
+
+
+class _Lookup(nn.Module):
+    """Logits from a label table, indexed by the image's first pixel (i / (N - 1) for image i)."""
+
+    def __init__(self, labels: torch.Tensor):
+        super().__init__()
+        self.labels = labels
+
+    def forward(self, x):
+        i = (x[:, 0, 0, 0] * (len(self.labels) - 1)).round().long()
+        return F.one_hot(self.labels[i], 10).float()
+
+
+def _fake_run(real: bool = True, strong: bool = True, lip_clean: float = 0.9, **cfg_changes) -> run_mod.Run:
+    """A Run from made-up flags and distortions (no training): both plain classifiers right on 93 %
+    of 200 images; the Lipschitz ones right on ``lip_clean`` of them and, when ``strong``, needing
+    four times the distortion; every Lipschitz decision the same on the plain CW examples as on
+    their clean originals."""
+    names = {"fashion_data": "fashion_mnist", "cifar_data": "cifar10_jpeg"} if real else {}
+    cfg = dict(profiles.resolve(REPORT, "smoke"), n_test=200, n_attack=200, n_train=None, **names)
+    cfg.update(cfg_changes)
+    ctx = exp.Context(cfg, torch.device("cpu"))
+    g = torch.Generator().manual_seed(0)
+    tasks, certs, attacked, worst = {}, {}, {}, {}
+    for role, shape in (("fashion_mnist", "synthetic28"), ("cifar10", "synthetic32")):
+        test = data.load(shape, "test", n=200, seed=0)
+        x = test.x.clone()
+        x[:, 0, 0, 0] = torch.arange(200) / 199
+        test = data.ImageData(x, test.y, shape, "test")
+        correct = {"plain": torch.rand(200, generator=g) < 0.93, "Lipschitz": torch.rand(200, generator=g) < lip_clean}
+        dist = {}
+        for kind, ok in correct.items():
+            d = 0.1 + 0.4 * torch.rand(200, generator=g)
+            dist[kind] = torch.where(ok, d * (4 if strong and kind == "Lipschitz" else 1), torch.zeros(200))
+        models = {k: _Lookup(torch.where(correct[k], test.y, (test.y + 1) % 10)) for k in exp.KINDS}
+        trained = exp.Pair(*(exp.Trained(models[k], pd.DataFrame(), correct[k], False) for k in exp.KINDS))
+        tasks[role] = exp.Task(role=role, label=exp.LABELS[role], dataset=ctx.dataset(role),
+                               report_accuracy=reference.REPORT_ACCURACY[role] / 100, n_train=50000, test=test,
+                               n_attack=200, models=trained)
+        certs[role] = exp.Pair(*(exp.Certificate(3.0, pd.DataFrame(), dist[k] / 10) for k in exp.KINDS))
+        attacked[role] = exp.Pair(*(exp.Attacked(sweep.from_distances(dist[k] / 20, cfg["fgsm_eps"], x, attack="FGSM",
+                                                                      norm="inf"), x, dist[k]) for k in exp.KINDS))
+        worst[role] = exp.Pair(*(sweep.from_distances(dist[k], cfg["l2_eps"], x, attack="CW-L2") for k in exp.KINDS))
+    history = pd.DataFrame({"d_real": [0.6], "d_fake": [0.4], "d_steps": [4], "g_steps": [1]})
+    gans = {key: GANFit(key, "Figure", key, "mnist", gan.GANResult(None, None, history, {}, False), (1, 2, 3))
+            for key in ("dcgan_mnist", "fc_mnist", "fc_fashion", "dcgan_cifar")}
+    d = attacked["fashion_mnist"].plain.cw_dist
+    control = exp.Control("fashion_mnist", 10.0, True, d, torch.where(d > 0, float("inf"), 0.0), d, d)
+    return run_mod.Run(ctx=ctx, vaes={}, gans=gans, tasks=tasks, certificates=certs, attacked=attacked, worst=worst,
+                       control=control)
+
+
+def _judged(run) -> dict:
+    return {c.id: c for c in lib_verdicts.judge(verdicts.claims(run))}
+
+
+def test_every_claim_is_quoted_and_nothing_is_judged_on_synthetic_data():
+    judged = _judged(_fake_run(real=False))
+    assert {c.quote for c in judged.values()} == {q.text for q in reference.QUOTES.values()}
+    n_eps = len(profiles.resolve(REPORT, "smoke").summary_eps)
+    assert len(judged) == 7 + 2 * (1 + 2 + n_eps + 3)
+    assert all(c.verdict == UNJUDGED for c in judged.values())
+    generative = [c for c in judged.values() if "issue 17" in c.why_not]
+    assert len(generative) == 7 and all(c.data is None for c in generative)
+    assert all("synthetic" in c.why_not for c in judged.values() if c not in generative)
+
+
+def test_claims_are_judged_when_the_models_reach_the_report():
+    judged = _judged(_fake_run())
+    for r in ("fashion", "cifar"):
+        for e in profiles.resolve(REPORT, "smoke").summary_eps:
+            assert judged[f"{r}_lipschitz_works_{e:g}"].verdict == HOLDS
+        assert judged[f"{r}_lipschitz_works_0.5"].test.startswith("exact McNemar")
+        assert judged[f"{r}_more_noise"].verdict == HOLDS and judged[f"{r}_more_noise_cw"].verdict == HOLDS
+        assert judged[f"{r}_cw_breaks"].verdict == HOLDS and judged[f"{r}_fgsm_breaks"].verdict == HOLDS
+        assert judged[f"{r}_transfer"].verdict == HOLDS and "TOST" in judged[f"{r}_transfer"].test
+    # 93 % against the report's 92.36 % holds; against its 79.82 % it does not.
+    assert judged["fashion_clean"].verdict == HOLDS and judged["cifar_clean"].verdict == FAILS
+    assert judged["dcgan_mnist_fails"].verdict == UNJUDGED and "issue 17" in judged["dcgan_mnist_fails"].why_not
+    weak = _judged(_fake_run(strong=False))
+    assert weak["fashion_more_noise"].verdict == UNJUDGED and abs(weak["fashion_more_noise"].effect) < 0.1
+    assert weak["fashion_lipschitz_works_1"].verdict != HOLDS
+
+
+def test_the_gates_on_training_and_on_the_lipschitz_classifier():
+    judged = _judged(_fake_run(n_train=12000))
+    assert judged["fashion_clean"].verdict == UNJUDGED and "training images" in judged["fashion_clean"].why_not
+    weak = _judged(_fake_run(lip_clean=0.5))
+    c = weak["fashion_lipschitz_works_1"]
+    assert c.verdict == UNJUDGED and "Lipschitz Fashion-MNIST classifier's clean accuracy" in c.why_not
+    assert weak["fashion_cw_breaks"].verdict == HOLDS, "a claim about the plain classifier needs only its gate"
+
+
+def test_summary_rows_observations_and_closing_note_of_a_run():
+    run = _fake_run()
+    rows = run_mod.summary_rows(run)
+    assert len(rows) == 2 * 2 * len(run.ctx.cfg["summary_eps"])
+    assert {r["defense"] for r in rows} == {"plain CNN", "Lipschitz CNN"}
+    obs = verdicts.observations(run)
+    ids = [o.id for o in obs]
+    assert len(set(ids)) == len(ids) and "fixed_c_cw_fashion_mnist" in ids and "certificate_cifar10" in ids
+    fixed = next(o for o in obs if o.id == "fixed_c_cw_fashion_mnist")
+    assert fixed.source == "our run" and "outside its Holm family" in fixed.what
+    assert {o.source for o in verdicts.contradictions()} == {"report text"}
+    note = run_mod.closing_note(run)
+    assert "**Verdicts**" in note and "exact McNemar" in note

@@ -72,7 +72,8 @@ from lib import cache, summary, tables, verdicts
 
 FUNCTIONS = ("claims", "observations", "summary_rows", "closing_note")
 #: Report packages already in this shape (the others still write their claims the old way).
-CONVERTED: tuple[str, ...] = ("abs_cifar", "attacks_adversarial_training", "puvae_detector")
+CONVERTED: tuple[str, ...] = ("abs_cifar", "attacks_adversarial_training", "puvae_detector",
+                              "generative_lipschitz")
 _UNTYPED = (typing.Any, object, dict, list, tuple, SimpleNamespace)
 
 

@@ -1,128 +1,213 @@
-"""Report 003's experiment, one function per notebook step: data, the VAE and GANs (section III),
-the classifiers (IV), FGSM and Carlini-Wagner (V), the Lipschitz classifier and its
-certificate (VI), and the evaluation the report did not do (the logit-scaling control, the
-adaptive worst case).
+"""Report 003's steps after the generative models (those are in
+:mod:`~lib.reports.generative_lipschitz.generative`): the classifiers (section IV), the
+Lipschitz classifier and its certificate (VI), FGSM and Carlini-Wagner (V), and what the report
+did not do (the logit-scaling control of fixed-c CW, the worst case over the study's strong
+attack set).
 
-Models are cached by :func:`lib.train.fit` / the generative trainers; attack runs by
-:func:`lib.cache.cached_result` / :func:`lib.sweep.cached_sweep`, so a re-run is fast.
+Everything per dataset is keyed by the report's role (:data:`ROLES`: ``"fashion_mnist"``,
+``"cifar10"``), and per classifier held in a :class:`Pair` (the plain classifier and its
+Lipschitz twin). Models are cached by :func:`lib.train.fit`; attack runs by
+:func:`lib.sweep.cached_sweep` and :func:`lib.cache.memo` (keyed by the model's weights, the
+images, the attack and its settings, and the seed, which is set inside the cached computation),
+so a re-run is fast and does not depend on what ran before it.
 """
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from lib import attacks, cache, runtime
+from lib import attacks, cache, robustness, runtime, sweep
 from lib import data as data_mod
 from lib import train as train_mod
-from lib.attacks import external
-from lib.attacks.losses import margin
 from lib.defenses import lipschitz as lip
 from lib.evaluate import distortion, predict
 from lib.models.classifiers.report003 import Report003CNN
-from lib.models.generative import gan, vae
-from lib.stats import clopper_pearson
-from lib.sweep import SweepResult, cached_sweep
+from lib.reports.generative_lipschitz import reference as ref
 
-REPORT = "generative_lipschitz"  # checkpoint names start with the notebook id
-
-
-# --------------------------------------------------------------------------- data
-def gen_data(cfg, dataset: str) -> data_mod.ImageData:
-    """Training images of a generative model (``n_gen_train``, class-stratified; labels unused)."""
-    return data_mod.load(dataset, "train", n=cfg.n_gen_train, seed=cfg.seed)
+REPORT = "generative_lipschitz"  # checkpoint and result names start with the notebook id
+#: The report's two classification tasks: role -> the profile key naming its dataset.
+ROLES = {"fashion_mnist": "fashion_data", "cifar10": "cifar_data"}
+LABELS = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+KINDS = ("plain", "Lipschitz")
+T = TypeVar("T")
 
 
-def classifier_splits(cfg, dataset: str):
-    """(train, val, test) for a classifier: ``n_train`` images less ``n_val`` held out for the
-    learning curves (Figures 15-16), and ``n_test`` test images."""
-    full = data_mod.load(dataset, "train", n=cfg.n_train, seed=cfg.seed)
-    train, val = data_mod.train_val_split(full, cfg.n_val, seed=cfg.seed)
-    return train, val, data_mod.load(dataset, "test", n=cfg.n_test, seed=cfg.seed)
+@dataclass
+class Context:
+    """A run's parameters and device."""
+
+    cfg: Mapping
+    device: torch.device
+
+    def dataset(self, role: str) -> str:
+        """The dataset playing ``role`` (a key of :data:`ROLES`) in this profile."""
+        return self.cfg[ROLES[role]]
+
+    def real(self, role: str) -> bool:
+        return not self.dataset(role).startswith("synthetic")
+
+    @property
+    def title(self) -> str:
+        return ", ".join(data_mod.info(self.dataset(r)).title for r in ROLES)
 
 
-# --------------------------------------------------------------------------- section III
-def train_vae(cfg, dataset: str, train: data_mod.ImageData, device=None) -> vae.VAEResult:
-    """The VAE of section III-A (Figures 4-7) on ``train``."""
-    runtime.seed_everything(cfg.seed)
-    model = vae.VAE(dataset, z_dim=cfg.z_dim, hidden=cfg.vae_hidden)
-    return vae.train_vae(model, train, epochs=cfg.vae_epochs, lr=cfg.vae_lr, seed=cfg.seed,
-                         name=f"{REPORT}-vae-{dataset}", device=device)
+def prepare(cfg: Mapping, device=None) -> Context:
+    return Context(cfg, runtime.get_device(device))
 
 
-def train_fc_gan(cfg, dataset: str, train: data_mod.ImageData, epochs: int, checkpoints: Sequence[int] = (),
-                 device=None) -> gan.GANResult:
-    """The fully connected GAN (Figures 9-12), k = ``gan_k``; fixed-noise samples at
-    ``checkpoints`` (default: the first, middle and last epoch)."""
-    runtime.seed_everything(cfg.seed)
-    g, d = gan.FCGenerator(dataset, z_dim=cfg.gan_z_dim), gan.FCDiscriminator(dataset)
-    checkpoints = checkpoints or sorted({1, max(epochs // 2, 1), epochs})
-    return gan.train_gan(g, d, train, epochs=epochs, k=cfg.gan_k, batch_size=cfg.gan_batch_size, lr=cfg.gan_lr,
-                         checkpoints=checkpoints, seed=cfg.seed, name=f"{REPORT}-fcgan-{dataset}", device=device)
+@dataclass
+class Pair(Generic[T]):
+    """One thing per classifier: the plain one and its Lipschitz twin."""
 
+    plain: T
+    lipschitz: T
 
-def train_dcgan(cfg, dataset: str, train: data_mod.ImageData, epochs: int, depth: int,
-                device=None) -> gan.GANResult:
-    """DCGAN on MNIST (``depth`` 2, Figure 8) or the deeper one on CIFAR (``depth`` 3, Figure 13);
-    fixed-noise samples after the first, the middle and the last epoch."""
-    runtime.seed_everything(cfg.seed)
-    g = gan.DCGenerator(dataset, z_dim=cfg.gan_z_dim, width=cfg.dcgan_width, depth=depth)
-    d = gan.DCDiscriminator(dataset, width=cfg.dcgan_width, depth=depth)
-    return gan.train_gan(g, d, train, epochs=epochs, k=cfg.gan_k, batch_size=cfg.gan_batch_size, lr=cfg.gan_lr,
-                         checkpoints=sorted({1, max(epochs // 2, 1), epochs}), seed=cfg.seed,
-                         name=f"{REPORT}-dcgan{depth}-{dataset}", device=device)
+    def items(self) -> Iterator[tuple[str, T]]:
+        """("plain", ...), ("Lipschitz", ...)."""
+        yield from zip(KINDS, (self.plain, self.lipschitz))
+
+    def __getitem__(self, kind: str) -> T:
+        return {"plain": self.plain, "Lipschitz": self.lipschitz}[kind]
 
 
 # --------------------------------------------------------------------------- sections IV and VI
+def classifier_splits(cfg, dataset: str):
+    """(train, val, test) for a classifier: ``n_train`` images less ``n_val`` held out for the
+    learning curves (Figures 15-16), and ``n_test`` test images."""
+    full = data_mod.load(dataset, "train", n=cfg["n_train"], seed=cfg["seed"])
+    train, val = data_mod.train_val_split(full, cfg["n_val"], seed=cfg["seed"])
+    return train, val, data_mod.load(dataset, "test", n=cfg["n_test"], seed=cfg["seed"])
+
+
 def build_classifier(cfg, dataset: str, lipschitz: bool) -> Report003CNN:
-    runtime.seed_everything(cfg.seed)
+    runtime.seed_everything(cfg["seed"])
     if lipschitz:
-        return lip.lipschitz_cnn(dataset, logit_scale=cfg.lip_scale, dropout=cfg.dropout)
-    return Report003CNN(dataset, dropout=cfg.dropout)
+        return lip.lipschitz_cnn(dataset, logit_scale=cfg["lip_scale"], dropout=cfg["dropout"])
+    return Report003CNN(dataset, dropout=cfg["dropout"])
 
 
 def train_classifier(cfg, dataset: str, train: data_mod.ImageData, val: data_mod.ImageData, *,
                      lipschitz: bool, device=None) -> train_mod.FitResult:
     """The report's classifier (section IV) or its Lipschitz-constrained twin (section VI), Adam
     with a cosine schedule (the report names no optimiser), cross-entropy."""
-    epochs, lr = (cfg.lip_epochs, cfg.lip_lr) if lipschitz else (cfg.clf_epochs, cfg.clf_lr)
-    tc = train_mod.TrainConfig(epochs=epochs, batch_size=cfg.clf_batch_size, optimizer="adam", lr=lr,
-                               weight_decay=0.0, scheduler="cosine", seed=cfg.seed)
+    epochs, lr = (cfg["lip_epochs"], cfg["lip_lr"]) if lipschitz else (cfg["clf_epochs"], cfg["clf_lr"])
+    tc = train_mod.TrainConfig(epochs=epochs, batch_size=cfg["clf_batch_size"], optimizer="adam", lr=lr,
+                               weight_decay=0.0, scheduler="cosine", seed=cfg["seed"])
     return train_mod.fit(build_classifier(cfg, dataset, lipschitz), train, tc, val=val, device=device,
                          name=f"{REPORT}-{'lip' if lipschitz else 'clf'}-{dataset}")
 
 
-def accuracy_row(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
-    """Correct count, accuracy and its 95 % Clopper-Pearson interval on (x, y)."""
-    ok = predict(model, x) == y
-    k, n = int(ok.sum()), len(y)
-    low, high = clopper_pearson(k, n)
-    return {"correct": k, "n": n, "accuracy": k / n, "low": low, "high": high}
+@dataclass
+class Trained:
+    """A trained classifier (eval mode), its per-epoch ``history`` (Figures 15-16) and its
+    clean correctness on the task's test images (``correct``: (n_test,) bool, CPU)."""
+
+    model: nn.Module
+    history: pd.DataFrame
+    correct: torch.Tensor
+    from_cache: bool
+
+
+@dataclass
+class Task:
+    """One of the report's classification tasks: its ``role`` and ``label`` ("Fashion-MNIST",
+    "CIFAR-10"), the ``dataset`` playing it, the report's accuracy (a fraction), the classifiers'
+    training images (``n_train``, after the validation split), the ``test`` images (on the
+    device; every attack runs on the first ``n_attack``) and the two classifiers."""
+
+    role: str
+    label: str
+    dataset: str
+    report_accuracy: float
+    n_train: int
+    test: data_mod.ImageData
+    n_attack: int
+    models: Pair[Trained]
+
+    @property
+    def x_attack(self) -> torch.Tensor:
+        return self.test.x[:self.n_attack]
+
+    @property
+    def y_attack(self) -> torch.Tensor:
+        return self.test.y[:self.n_attack]
+
+    def correct_attacked(self, kind: str) -> torch.Tensor:
+        """Clean correctness (n_attack,) of one classifier on the attacked images."""
+        return self.models[kind].correct[:self.n_attack]
+
+
+def fit_classifiers(ctx: Context) -> dict[str, Task]:
+    """Sections IV and VI: per role the report's classifier and its Lipschitz twin, trained on
+    the same images, with their clean correctness on ``n_test`` test images."""
+    cfg, out = ctx.cfg, {}
+    for role in ROLES:
+        name = ctx.dataset(role)
+        train, val, test = classifier_splits(cfg, name)
+        test = test.to(ctx.device)
+        fits = [train_classifier(cfg, name, train, val, lipschitz=lipschitz, device=ctx.device)
+                for lipschitz in (False, True)]
+        trained = [Trained(f.model.eval(), f.history, (predict(f.model, test.x) == test.y).cpu(), f.from_cache)
+                   for f in fits]
+        out[role] = Task(role=role, label=LABELS[role], dataset=name, report_accuracy=ref.REPORT_ACCURACY[role] / 100,
+                         n_train=len(train), test=test, n_attack=cfg["n_attack"], models=Pair(*trained))
+    return out
+
+
+# --------------------------------------------------------------------------- section VI: certificate
+@dataclass
+class Certificate:
+    """An upper bound ``bound`` (L) on a classifier's Lipschitz constant, logits in L2 over
+    images in L2, with its per-layer table (``layers``), and every test image's certified L2
+    radius (``radius``: (n_test,), 0 where misclassified)."""
+
+    bound: float
+    layers: pd.DataFrame
+    radius: torch.Tensor
+
+
+def certificate(model: Report003CNN, x: torch.Tensor, y: torch.Tensor) -> Certificate:
+    model.eval()
+    bound, layers = lip.network_bound(model, tuple(x.shape[1:]))
+    return Certificate(bound, layers, lip.certified_radius(model, x, y, bound))
+
+
+def certify(tasks: Mapping[str, Task]) -> dict[str, Pair[Certificate]]:
+    """Section 4 of the notebook: the bound and certified radii of both classifiers of each task."""
+    return {role: Pair(*(certificate(t.models[k].model, t.test.x, t.test.y) for k in KINDS))
+            for role, t in tasks.items()}
 
 
 # --------------------------------------------------------------------------- section V: attacks
-def fgsm_sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_list: Sequence[float], tag: str) -> SweepResult:
-    """FGSM (L-inf) over the eps grid. As a sweep, an image broken at a smaller eps counts as
-    broken at every larger one (its example lies in every larger ball)."""
-    fgsm = functools.partial(attacks.fgsm, norm="inf")
-    return cached_sweep(model, x, y, {"FGSM": fgsm}, eps_list, norm="inf", name=f"{REPORT}-fgsm-{tag}")
+def fgsm_sweep(cfg, model: nn.Module, x: torch.Tensor, y: torch.Tensor, tag: str) -> sweep.SweepResult:
+    """FGSM (L-inf) over ``fgsm_eps`` (the report gives no eps). As a sweep, an image broken at a
+    smaller eps counts as broken at every larger one (its example lies in every larger ball)."""
+    return sweep.cached_sweep(model, x, y, {"FGSM": functools.partial(attacks.fgsm, norm="inf")}, cfg["fgsm_eps"],
+                              norm="inf", seed=cfg["seed"], name=f"{REPORT}-fgsm-{tag}", progress_bar=False)
+
+
+def cw_batched(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, c: float, steps: int, binary_steps: int,
+               lr: float, batch_size: int = 500) -> torch.Tensor:
+    """Carlini-Wagner L2 (:func:`lib.attacks.cw_l2`) on every image in batches; x_adv on the CPU
+    (N x C x H x W), the clean image where CW found nothing."""
+    return data_mod.map_batches(
+        lambda xb, yb: attacks.cw_l2(model, xb, yb, c=c, steps=steps, lr=lr, binary_search_steps=binary_steps),
+        x, y, batch_size=batch_size).cpu()
 
 
 def cw_l2(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, c: float, steps: int, binary_steps: int,
-          lr: float, tag: str, batch_size: int = 500) -> torch.Tensor:
-    """Carlini-Wagner L2 (``lib.attacks.cw_l2``) on every image, remembered across runs.
-    Returns x_adv (N x C x H x W); where CW found nothing, the clean image."""
-    def run():
-        return data_mod.map_batches(
-            lambda xb, yb: attacks.cw_l2(model, xb, yb, c=c, steps=steps, lr=lr, binary_search_steps=binary_steps),
-            x, y, batch_size=batch_size).cpu()
-
-    key = dict(model=model, x=x, y=y, c=float(c), steps=steps, binary_steps=binary_steps, lr=float(lr))
-    return cache.cached_result(f"{REPORT}-cw-{tag}", key, run).to(x.device)
+          lr: float) -> torch.Tensor:
+    """:func:`cw_batched`, remembered across runs (:func:`lib.cache.memo`: keyed by the model's
+    weights, the images and every setting, so the control below reuses section V's run);
+    x_adv on the images' device."""
+    return cache.memo(f"{REPORT}-cw", cw_batched, model, x, y, c=float(c), steps=int(steps),
+                      binary_steps=int(binary_steps), lr=float(lr)).to(x.device)
 
 
 def cw_distances(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
@@ -135,61 +220,129 @@ def cw_distances(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: torc
     return torch.where(clean_ok, out, torch.zeros_like(out))
 
 
-def adaptive_attacks(cfg) -> dict:
-    """The adaptive L2 set, cheap first: margin-loss PGD (stops per image once fooled), APGD with
-    the DLR loss (invariant to the logits' scale), and the gradient-free Square attack."""
-    return {"PGD (margin)": functools.partial(attacks.pgd, norm="2", steps=cfg.pgd_steps, loss=margin,
-                                              stop_when_fooled=True),
-            "APGD-DLR": functools.partial(external.apgd, norm="2", loss="dlr", steps=cfg.apgd_steps, seed=cfg.seed),
-            "Square": functools.partial(external.square, norm="2", n_queries=cfg.square_queries, seed=cfg.seed)}
+@dataclass
+class Attacked:
+    """The report's two attacks on one classifier, on the task's ``n_attack`` images: FGSM over
+    the L-inf grid (``fgsm``) and CW-L2 with a binary search over c (its examples ``cw_adv`` and
+    per image the L2 distortion it needed, ``cw_dist``: :func:`cw_distances`)."""
+
+    fgsm: sweep.SweepResult
+    cw_adv: torch.Tensor
+    cw_dist: torch.Tensor
+
+    @property
+    def cw_fooled(self) -> torch.Tensor:
+        """(n_attack,) bool: correct clean and fooled by CW."""
+        return torch.isfinite(self.cw_dist) & (self.cw_dist > 0)
 
 
-def adaptive_sweep(cfg, model: nn.Module, x: torch.Tensor, y: torch.Tensor, tag: str) -> SweepResult:
-    """Worst case per image over :func:`adaptive_attacks` on the L2 grid ``l2_eps``."""
-    torch.manual_seed(cfg.seed)  # PGD's random starts
-    return cached_sweep(model, x, y, adaptive_attacks(cfg), cfg.l2_eps, norm="2", name=f"{REPORT}-adaptive-{tag}")
+def attack_one(cfg, model: nn.Module, x: torch.Tensor, y: torch.Tensor, tag: str) -> Attacked:
+    x_cw = cw_l2(model, x, y, c=cfg["cw_c"], steps=cfg["cw_steps"], binary_steps=cfg["cw_binary_steps"],
+                 lr=cfg["cw_lr"])
+    return Attacked(fgsm_sweep(cfg, model, x, y, tag), x_cw, cw_distances(model, x, y, x_cw))
 
 
-def worst_case(sweep: SweepResult, cw_dist: torch.Tensor) -> pd.DataFrame:
-    """Per L2 eps of the sweep: images robust to every attack of the sweep *and* to CW (an image
-    is broken by CW at eps when its CW distortion is at most eps), with intervals. Columns
-    eps, robust, n, accuracy, low, high, sweep_only (robust to the sweep alone)."""
-    rows = []
-    d = cw_dist[sweep.index]
-    for j, eps in enumerate(sweep.eps):
-        robust = sweep.robust[:, j] & ~(d <= eps)
-        k, n = int(robust.sum()), len(robust)
-        low, high = clopper_pearson(k, n)
-        rows.append({"eps": eps, "robust": k, "n": n, "accuracy": k / n, "low": low, "high": high,
-                     "sweep_only": int(sweep.robust[:, j].sum())})
-    return pd.DataFrame(rows)
+def attack(ctx: Context, tasks: Mapping[str, Task]) -> dict[str, Pair[Attacked]]:
+    """Section V: FGSM and CW on both classifiers of each task."""
+    return {role: Pair(*(attack_one(ctx.cfg, t.models[k].model, t.x_attack, t.y_attack, f"{k}-{t.dataset}")
+                         for k in KINDS)) for role, t in tasks.items()}
 
 
-def needed_distortion(sweep: SweepResult, cw_dist: torch.Tensor) -> torch.Tensor:
-    """Per image (N,) the least L2 distortion any of our attacks needed: CW's distance, or the
-    sweep eps at which the adaptive set first broke it, whichever is smaller (an upper bound on
-    the true minimal distortion); ``inf`` where nothing broke it, 0 where it is wrong clean."""
-    at = torch.full_like(cw_dist, float("inf"))
-    at[sweep.index] = sweep.broken_at.to(cw_dist.dtype)
-    return torch.minimum(cw_dist, at)
+def fgsm_eps_shown(cfg) -> float:
+    """The FGSM eps of Figures 17-18 and of the claim that FGSM breaks the classifiers: the
+    middle of the grid (the report gives none)."""
+    grid = sorted(cfg["fgsm_eps"])
+    return float(grid[len(grid) // 2])
 
 
-def robust_flags(sweep: SweepResult, cw_dist: torch.Tensor, eps: float) -> np.ndarray:
-    """Per image (N,) robust to the sweep and CW at ``eps`` (one of the grid), for McNemar."""
-    j = list(sweep.eps).index(float(eps))
-    return (sweep.robust[:, j] & ~(cw_dist[sweep.index] <= eps)).numpy()
+# --------------------------------------------------------------------------- beyond the report
+def budget(cfg) -> robustness.Budget:
+    """The registry's strong set at this profile's budget (``pgd_steps``, ``apgd_steps``,
+    ``square_queries``; one restart)."""
+    return robustness.Budget(pgd_steps=cfg["pgd_steps"], restarts=1, apgd_steps=cfg["apgd_steps"],
+                             square_queries=cfg["square_queries"], seed=cfg["seed"])
 
 
-# --------------------------------------------------------------------------- section VI: certificate
-def certificate(model: Report003CNN, x: torch.Tensor, y: torch.Tensor) -> dict:
-    """The bound L (with its per-layer table) and every image's certified L2 radius."""
-    model.eval()
-    bound, layers = lip.network_bound(model, tuple(x.shape[1:]))
-    return {"L": bound, "layers": layers, "radius": lip.certified_radius(model, x, y, bound)}
+def strong_attacks(cfg) -> dict:
+    """The study's strong L2 set (:func:`lib.robustness.strong_set`: FGM, PGD on the
+    cross-entropy and on the margin, APGD-CE, APGD-DLR, which is invariant to the logits' scale,
+    then the gradient-free Square, which would expose masked gradients)."""
+    return robustness.strong_set("L2", budget(cfg))
 
 
-def certificate_violations(x: torch.Tensor, radius: torch.Tensor, examples: dict[str, tuple[torch.Tensor, torch.Tensor]]
-                           ) -> pd.DataFrame:
+def worst_case(cfg, model: nn.Module, x: torch.Tensor, y: torch.Tensor, cw: Attacked, tag: str) -> sweep.SweepResult:
+    """The worst case per image over CW (the report's attack, as a sweep:
+    :func:`lib.sweep.from_distances`) and :func:`strong_attacks` on the L2 grid ``l2_eps``,
+    without attacking a broken image again: an image CW broke within the smallest eps is broken
+    at every eps, so the strong set runs (one cached sweep, seeded inside) only on the images
+    left standing there, and :func:`lib.sweep.combine` joins the two. Its ``broken_at`` is per
+    image the least L2 distortion any attack needed (CW's distance, or the grid eps at which the
+    strong set broke it; inf: never, 0: wrong clean)."""
+    eps = sorted(float(e) for e in cfg["l2_eps"])
+    parts = [sweep.from_distances(cw.cw_dist, eps, cw.cw_adv, attack="CW-L2")]
+    standing = (cw.cw_dist > eps[0]).nonzero().squeeze(1)
+    if not len(standing):
+        return sweep.combine(parts, eps=eps)
+    idx = standing.to(x.device)
+    rest = sweep.cached_sweep(model, x[idx], y[idx], strong_attacks(cfg), eps, norm="2", seed=cfg["seed"],
+                              name=f"{REPORT}-strong-{tag}", progress_bar=False)
+    return sweep.combine([*parts, rest], positions=[None, standing], eps=eps)
+
+
+def worst_cases(ctx: Context, tasks: Mapping[str, Task], attacked: Mapping[str, Pair[Attacked]]
+                ) -> dict[str, Pair[sweep.SweepResult]]:
+    """Section 7 of the notebook: :func:`worst_case` for both classifiers of each task."""
+    return {role: Pair(*(worst_case(ctx.cfg, t.models[k].model, t.x_attack, t.y_attack, attacked[role][k],
+                                    f"{k}-{t.dataset}") for k in KINDS)) for role, t in tasks.items()}
+
+
+def robust_at(result: sweep.SweepResult, eps: float) -> torch.Tensor:
+    """Per image (N,) robust at ``eps`` (one of the sweep's grid)."""
+    return result.robust[:, result.eps.index(float(eps))]
+
+
+@dataclass
+class Control:
+    """The logit-scaling control on one task's plain classifier: its logits divided by
+    ``temperature`` (``same_decisions``: every decision unchanged), attacked by CW with a fixed
+    c (``control_c``, one run of ``control_steps``) and with the binary search, each on the
+    plain and the scaled model; per image the distortion needed (:func:`cw_distances`)."""
+
+    role: str
+    temperature: float
+    same_decisions: bool
+    fixed_plain: torch.Tensor
+    fixed_scaled: torch.Tensor
+    search_plain: torch.Tensor
+    search_scaled: torch.Tensor
+
+    def rows(self) -> list[tuple[str, str, torch.Tensor]]:
+        """(model, CW mode, distances) for each of the four runs."""
+        scaled = f"plain / {self.temperature:g}"
+        return [("plain", "fixed c", self.fixed_plain), (scaled, "fixed c", self.fixed_scaled),
+                ("plain", "binary search", self.search_plain), (scaled, "binary search", self.search_scaled)]
+
+
+def logit_scaling_control(ctx: Context, tasks: Mapping[str, Task], role: str = "fashion_mnist") -> Control:
+    """Dividing the logits by ``control_temperature`` changes no decision; does the noise CW
+    needs change? Fixed c (``control_c``, one search step of ``control_steps``) against the
+    binary search (the ``cw_*`` settings), each on the plain model and the scaled one."""
+    cfg, task = ctx.cfg, tasks[role]
+    model, x, y = task.models.plain.model, task.x_attack, task.y_attack
+    scaled = lip.ScaledLogits(model, cfg["control_temperature"]).eval()
+    dist = {}
+    for name, m in (("plain", model), ("scaled", scaled)):
+        for mode, (c, bs, steps) in (("fixed", (cfg["control_c"], 1, cfg["control_steps"])),
+                                     ("search", (cfg["cw_c"], cfg["cw_binary_steps"], cfg["cw_steps"]))):
+            x_adv = cw_l2(m, x, y, c=c, steps=steps, binary_steps=bs, lr=cfg["cw_lr"])
+            dist[f"{mode}_{name}"] = cw_distances(m, x, y, x_adv)
+    return Control(role=role, temperature=float(cfg["control_temperature"]),
+                   same_decisions=bool((predict(model, x) == predict(scaled, x)).all()), **dist)
+
+
+# --------------------------------------------------------------------------- the certificate check
+def certificate_violations(x: torch.Tensor, radius: torch.Tensor,
+                           examples: Mapping[str, tuple[torch.Tensor, torch.Tensor]]) -> pd.DataFrame:
     """For each attack's examples ``{name: (x_adv, fooled)}``: how many fooled images lie inside
     their certified radius (must be 0) and the smallest ratio distance / radius among the
     certified ones (>= 1 if the certificate holds)."""
@@ -204,19 +357,11 @@ def certificate_violations(x: torch.Tensor, radius: torch.Tensor, examples: dict
     return pd.DataFrame(rows)
 
 
-# --------------------------------------------------------------------------- the control
-def logit_scaling_control(cfg, model: nn.Module, x: torch.Tensor, y: torch.Tensor, tag: str) -> dict:
-    """Dividing the logits by ``control_temperature`` changes no decision; does CW's "noise needed"
-    change? Fixed c (``control_c``, one search step of ``control_steps``) vs the binary search
-    (``cw_*`` settings),
-    each on the plain model and the scaled one. Returns ``{"same_decisions", "dist": {(model,
-    mode): distances (N,)}}`` with distances as :func:`cw_distances`."""
-    scaled = lip.ScaledLogits(model, cfg.control_temperature).eval()
-    same = bool((predict(model, x) == predict(scaled, x)).all())
-    dist = {}
-    for name, m in (("plain", model), (f"plain / {cfg.control_temperature:g}", scaled)):
-        for mode, (c, bs, steps) in (("fixed c", (cfg.control_c, 1, cfg.control_steps)),
-                                     ("binary search", (cfg.cw_c, cfg.cw_binary_steps, cfg.cw_steps))):
-            x_adv = cw_l2(m, x, y, c=c, steps=steps, binary_steps=bs, lr=cfg.cw_lr, tag=tag)
-            dist[(name, mode)] = cw_distances(m, x, y, x_adv)
-    return {"same_decisions": same, "dist": dist}
+def certificate_check(task: Task, cert: Certificate, cw: Attacked, worst: sweep.SweepResult) -> pd.DataFrame:
+    """:func:`certificate_violations` of the Lipschitz classifier's CW examples and of the
+    examples of its worst case (per image the first example any attack found)."""
+    fooled_worst = torch.tensor([b not in (None, sweep.CLEAN) for b in worst.broken_by], dtype=torch.bool)
+    x = task.x_attack
+    return certificate_violations(x, cert.radius[:task.n_attack],
+                                  {"CW": (cw.cw_adv, cw.cw_fooled),
+                                   "worst case (every attack)": (worst.x_adv.to(x.device), fooled_worst)})
