@@ -150,6 +150,7 @@ def evaluate_accuracy(model: nn.Module, data: ImageData, batch_size: int = 1000,
         model.train(was_training)
 
 
+@cache.isolated_rng()  # fit draws from its own seed and hands the caller's random state back untouched
 def fit(model: nn.Module, train: ImageData, cfg: TrainConfig | None = None, *, name: str = "model",
         val: ImageData | None = None, hook: Hook | None = None, loss_fn: LossFn = cross_entropy,
         device=None, use_cache: bool = True, progress_bar: bool = True,
@@ -172,8 +173,7 @@ def fit(model: nn.Module, train: ImageData, cfg: TrainConfig | None = None, *, n
     path = runtime.checkpoint_dir() / f"{name}-{key}.pt"
     partial = path.with_suffix(".partial.pt")
 
-    if use_cache and path.exists():
-        state = cache.load(path, map_location=device)
+    if use_cache and (state := cache.load_checkpoint(path, map_location=device)) is not None:
         model.load_state_dict(state["model"])
         model.eval()
         return _finished(FitResult(model, pd.DataFrame(state["history"]), path, True, state.get("info", {})))
@@ -184,8 +184,7 @@ def fit(model: nn.Module, train: ImageData, cfg: TrainConfig | None = None, *, n
     sched = _scheduler(opt, cfg, steps_per_epoch)
     history: list[dict] = []
     start_epoch = 0
-    if use_cache and partial.exists():
-        state = cache.load(partial, map_location=device)
+    if use_cache and (state := cache.load_checkpoint(partial, map_location=device)) is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         if sched is not None:
@@ -246,5 +245,5 @@ def _finished(result: FitResult) -> FitResult:
     if result.untrained:
         warnings.warn(f"{result.info.get('name', 'model')} is untrained: its last-epoch training accuracy "
                       f"{result.history['train_acc'].iloc[-1]:.3f} is not above chance; no robustness "
-                      "number or sanity check on it means anything", UntrainedModelWarning, stacklevel=3)
+                      "number or sanity check on it means anything", UntrainedModelWarning, stacklevel=4)
     return result
