@@ -107,8 +107,36 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+class WriteFailed(OSError):
+    """A file could not be written (a full disk, a read-only folder); the message names it."""
+
+
+@contextlib.contextmanager
+def _writing(path: str | Path) -> Iterator[None]:
+    """Turn a failed write into :class:`WriteFailed` naming the file and the free space: PyTorch
+    reports a full disk as "enforce fail at inline_container.cc", Python's write() names no file."""
+    try:
+        yield
+    except (OSError, RuntimeError) as err:
+        if isinstance(err, WriteFailed) or (isinstance(err, RuntimeError) and "inline_container" not in str(err)
+                                            and "write" not in str(err).lower()):
+            raise
+        import errno
+        import shutil
+
+        folder = Path(path).parent
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            free = None
+        full = getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or (free is not None and free < 64 << 20)
+        why = "the disk is full" if full else (getattr(err, "strerror", None) or str(err).splitlines()[0][:200])
+        space = f"; {free:,} bytes free in {folder}" if free is not None else ""
+        raise WriteFailed(f"cannot write {path}: {why}{space}") from None
+
+
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    with atomic_path(path) as tmp:
+    with _writing(path), atomic_path(path) as tmp:
         torch.save(obj, tmp)
     return Path(path)
 
@@ -281,13 +309,13 @@ def memo(name: str, fn: Callable, *args: Any, use_cache: bool = True, **kwargs: 
 
 
 def atomic_write_bytes(content: bytes, path: str | Path) -> Path:
-    with atomic_path(path) as tmp:
+    with _writing(path), atomic_path(path) as tmp:
         tmp.write_bytes(content)
     return Path(path)
 
 
 def atomic_write_text(text: str, path: str | Path) -> Path:
-    with atomic_path(path) as tmp:
+    with _writing(path), atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
 
