@@ -231,3 +231,26 @@ def test_the_hint_for_an_unreadable_dict_shows_a_form_that_works():
     hint = re.search(r"write it as (\S+)", str(err.value)).group(1)
     name, _, text = hint.partition("=")
     assert params.PerDataset(item=params.Float(gt=0, lt=1)).parse(name, text) == {"mnist": 0.3, "cifar10": 0.06}
+
+
+# --------------------------------------------------------------------------- item 8: make syntax
+@pytest.mark.parametrize("assignment", ["PROFILE:=smoke", "PROFILE::=smoke", "REPORTS:=library_tour",
+                                        "PARAMS:=seed=1", "LAB_ARGS:=--port 9999", "PROFILE!=echo smoke",
+                                        "REPORTS != echo library_tour", "PARAMS!=echo seed=1", "LAB_ARGS!=echo x"])
+def test_make_refuses_user_variables_given_with_an_expanding_assignment(assignment, tmp_path):
+    """make expands := / ::= and runs != while it reads its command line, before the Makefile:
+    the run must stop there, before any target does anything."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADV_")}
+    env.update(ADV_CHECKPOINT_DIR=str(tmp_path / "ck"), ADV_FIGURES_DIR=str(tmp_path / "fig"))
+    proc = subprocess.run(["make", "reproduce", assignment], cwd=runtime.REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    name = re.match(r"[A-Z_]+", assignment).group(0)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert re.search(rf"\*\*\* {name} was given with (:= or ::=|!=).*write {name}=\.\.\. instead", proc.stderr)
+    assert not (tmp_path / "fig").exists()
+
+
+def test_make_takes_a_plain_assignment_as_text():
+    proc = subprocess.run(["make", "-s", "help", "PROFILE=smoke", "PARAMS=$(shell echo x)"], cwd=runtime.REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "Usage" in proc.stdout
