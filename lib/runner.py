@@ -390,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(available()))
         return 0
     progress: dict[str, Any] = {"done": [], "report": None, "since": time.time(), "root": None}
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGTERM, _terminate)   # `timeout`, a CI cancel: tidied up like Ctrl-C
     try:
         return _main(args, progress)
@@ -398,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
         _stop_kernels()
         print(_interrupted(progress), file=sys.stderr, flush=True)
         return 130
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def _terminate(signum, frame):

@@ -106,12 +106,9 @@ def test_ctrl_c_ends_with_one_line_saying_what_was_kept(tmp_path, monkeypatch, c
         return _folder(tmp_path / profile / report, "new") / f"{report}.ipynb"
 
     monkeypatch.setattr(runner, "run_one", run_one)
-    old = signal.getsignal(signal.SIGINT)
-    try:
-        code = runner.main(["--profile", "smoke", "--reports", "library_tour", "abs_cifar"])
-    finally:
-        signal.signal(signal.SIGINT, old)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    code = runner.main(["--profile", "smoke", "--reports", "library_tour", "abs_cifar"])
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
     err = capsys.readouterr().err
     assert code == 130 and err.count("\n") == 1, err
     assert err.startswith("interrupted: library_tour finished and kept") and "abs_cifar stopped" in err
