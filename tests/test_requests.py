@@ -240,12 +240,14 @@ def test_the_hint_for_an_unreadable_dict_shows_a_form_that_works():
 def test_make_refuses_user_variables_given_with_an_expanding_assignment(assignment, tmp_path):
     """make expands := / ::= and runs != while it reads its command line, before the Makefile:
     the run must stop there, before any target does anything."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ADV_")}
+    # As typed in a terminal: not a sub-make of `make test` (which would print "Entering directory").
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADV_") and k not in ("MAKEFLAGS", "MAKELEVEL",
+                                                                                         "MFLAGS")}
     env.update(ADV_CHECKPOINT_DIR=str(tmp_path / "ck"), ADV_FIGURES_DIR=str(tmp_path / "fig"))
     proc = subprocess.run(["make", "reproduce", assignment], cwd=runtime.REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     name = re.match(r"[A-Z_]+", assignment).group(0)
-    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.returncode == 2 and proc.stdout == "", proc.stdout
     assert re.search(rf"\*\*\* {name} was given with (:= or ::=|!=).*write {name}=\.\.\. instead", proc.stderr)
     assert not (tmp_path / "fig").exists()
 
