@@ -236,7 +236,9 @@ def isolated_rng(seed: int | None = None) -> Iterator[None]:
 
 
 #: Bump when the stored form of cached results changes (model checkpoints are not affected).
-RESULT_FORMAT = 2
+#: 3: results computed on a random state seeded from their key; those stored before drew from
+#: whatever state the notebook was in, so they are computed again.
+RESULT_FORMAT = 3
 
 
 def _freeze(obj: Any) -> Any:
