@@ -9,6 +9,19 @@ SHELL := /bin/bash
 PYTHON ?= python3
 KERNEL := adversarial-study
 
+# `make 'PROFILE:=$(shell ...)'` (or ::=, !=) has make itself expand, or run, the value while it
+# reads its command line, before this file is read: no line here can prevent that, but the run
+# stops here, before anything else. := and ::= leave a simple variable ($(flavor)); != leaves
+# no trace in make, so make's own command line is read back from /proc (Linux; elsewhere only
+# the flavor check applies).
+USER_VARIABLES := PROFILE REPORTS PARAMS LAB_ARGS
+$(foreach v,$(USER_VARIABLES),$(if $(and $(filter command line,$(origin $(v))),$(filter simple,$(flavor $(v)))),\
+  $(error $(v) was given with := or ::=, which has make expand it (running any $$(shell ...) in it) before this Makefile can check it; write $(v)=... instead)))
+SHELL_ASSIGNED := $(shell tr '\0' '\n' < /proc/$$PPID/cmdline 2>/dev/null | grep -oE '^(PROFILE|REPORTS|PARAMS|LAB_ARGS) *!=' | head -1 | tr -d ' !=')
+ifneq ($(SHELL_ASSIGNED),)
+$(error $(SHELL_ASSIGNED) was given with !=, which has make run it as a shell command before this Makefile can check it; write $(SHELL_ASSIGNED)=... instead)
+endif
+
 # What a user types after `make` (PROFILE, REPORTS, PARAMS, LAB_ARGS) never reaches a shell:
 # `$(value ...)` takes it unexpanded and it travels to Python in the environment, where
 # lib.runner reads it as plain text. Backticks, $(...) and ; in it are just characters.

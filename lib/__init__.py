@@ -2,6 +2,7 @@
 
 - ``lib.runtime``   paths (data/, checkpoints, figures/), device choice, seeding
 - ``lib.cache``     config hashing, atomic files, ``weights_only`` loads
+- ``lib.validate``  checks on what the library is asked to score (logits, labels, dtypes)
 - ``lib.progress``  progress bars for terminals and notebooks
 - ``lib.data``      MNIST / Fashion-MNIST / CIFAR-10 / cifar10_jpeg / synthetic data as tensors;
                     mirror, Debian and torchvision sources with checksums; the batching helper

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pandas as pd
 import torch
 
+from lib import validate
 from lib.data import map_batches
 from lib.progress import progress
 from lib.stats import clopper_pearson
@@ -29,15 +30,19 @@ CONVENTIONS = ("all", "correct")
 
 
 @torch.no_grad()
-def predict(model, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Predicted labels (N,) for images (N x C x H x W), batched, on the images' device."""
-    return map_batches(lambda xb: model(xb).argmax(1), x, batch_size=batch_size)
+def predict(model, x: torch.Tensor, batch_size: int = 500, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Predicted labels (N,) for images (N x C x H x W), batched, on the images' device. Logits
+    that decide nothing (NaN) are refused, and ``labels``, if given, checked against the classes."""
+    if labels is None:
+        return map_batches(lambda xb: validate.logits(model(xb)).argmax(1), x, batch_size=batch_size)
+    return map_batches(lambda xb, yb: validate.logits(model(xb), yb).argmax(1), x, labels, batch_size=batch_size)
 
 
 def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
     """Share of images (N x C x H x W in [0, 1]) whose predicted label is ``y``: the study's
     one accuracy helper."""
-    return (predict(model, x, batch_size) == y).float().mean().item()
+    validate.labels(y, len(x))
+    return (predict(model, x, batch_size, labels=y) == y).float().mean().item()
 
 
 def noise_tolerance(n: int, p: float = 0.5, level: float = 0.95) -> float:
@@ -96,6 +101,8 @@ def robust_accuracy(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[st
     bad = [e for e in eps_list if not e >= 0]
     if bad:
         raise ValueError(f"eps must be >= 0, got {bad}")
+    validate.images(x, model)
+    validate.labels(y, len(x))
     rows, examples = [], {}
     if convention == "correct" and not bool((predict(model, x, batch_size) == y).any()):
         nan = float("nan")

@@ -172,7 +172,7 @@ def _check_subset_sizes(params: Mapping[str, Any]) -> None:
             n = value.get(name) if isinstance(value, dict) else value
             if n is None:
                 continue
-            size = data.split_size(name, split)
+            size = data.max_size(name, split)   # generated data too: a cap, not a split
             if size is not None and n > size:
                 raise ConfigError(f"{key}={n} is larger than the {split} split of {name} "
                                   f"({size} images)")

@@ -18,17 +18,21 @@ copy up to the error); leftovers of a killed run are removed by the next one.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
 import shlex
 import shutil
+import signal
 import sys
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from lib import cache, profiles, runtime
-from lib.params import ConfigError
+from lib.params import ConfigError, cost_note
 
 KERNEL_NAME = "adversarial-study"
 #: Exceptions that are a user's mistake: shown as one clear message, without a traceback.
@@ -84,10 +88,28 @@ def plan(profile: str | None, reports: Sequence[str] | None, params: dict[str, s
         typed = dict(overrides or {})
         typed.update(profiles.parse_overrides(report, params or {}))
         jobs.append((report, typed, profiles.resolve(report, profile, typed)))
+        note = cost_note(report, profile, profiles.profiles_of(report)[profile], typed)
+        if note:
+            print(note, flush=True)
+    _check_gathered(profile, jobs)
     if check_data:
         for dataset in sorted({d for _, _, cfg in jobs for d in profiles.datasets_of(cfg)}):
             _ensure_data(dataset)
     return profile, jobs
+
+
+def _check_gathered(profile: str, jobs) -> None:
+    """A notebook that only gathers the others' results (``RUN_LAST``: the study summary) needs
+    at least one of them, from this run or an earlier one in the same profile; with none it
+    would say "ok" over an empty summary."""
+    running = {report for report, _, _ in jobs}
+    root = runtime.figures_dir() / profile
+    for report, _, cfg in jobs:
+        sources = list(cfg.get("reports") or []) if profiles.run_last(report) else []
+        if sources and not any(r in running or (root / r / f"{r}.ipynb").exists() for r in sources):
+            raise ConfigError(f"{report} gathers the results of {', '.join(sources)}, but none of them has run "
+                              f"in the {profile!r} profile ({root}) and none is in REPORTS: run them first "
+                              f"(make reproduce PROFILE={profile}) or name them in REPORTS too")
 
 
 def _ensure_data(name: str) -> None:
@@ -118,12 +140,14 @@ def run_one(report: str, profile: str, overrides: dict[str, Any], *, log_output:
     os.environ["ADV_OUTPUT_DIR"] = str(staging)  # the kernel inherits it: cfg.out_dir
     bar = CellProgress(report, src)
     try:
-        pm.execute_notebook(str(src), str(executed), parameters={"profile": profile, "overrides": overrides},
-                            kernel_name=kernel_name(), cwd=str(profiles.NOTEBOOK_DIR),
-                            progress_bar=False, log_output=log_output, on_cell_start=bar.on_cell_start,
-                            # The kernel's own warnings (e.g. "running over TCP without encryption"
-                            # on a local kernel) say nothing about the notebook; its errors still show.
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        _in_worker(functools.partial(
+            pm.execute_notebook, str(src), str(executed), parameters={"profile": profile, "overrides": overrides},
+            kernel_name=kernel_name(), cwd=str(profiles.NOTEBOOK_DIR),
+            progress_bar=False, log_output=log_output, on_cell_start=bar.on_cell_start,
+            # The kernel's own warnings (e.g. "running over TCP without encryption"
+            # on a local kernel) say nothing about the notebook; its errors still show.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            kernel_manager_class=_tracked_kernel_manager()))
     except BaseException as err:
         if executed.exists():
             os.replace(executed, failed)
@@ -176,23 +200,149 @@ class CellProgress:
         self.bar.close()
 
 
+#: Kernel managers of the notebooks running now (papermill makes them through the class below).
+_KERNELS: weakref.WeakSet = weakref.WeakSet()
+
+
+@functools.cache
+def _tracked_kernel_manager():
+    """A kernel manager that remembers itself in ``_KERNELS`` while alive: a kernel runs in a
+    session of its own, so the terminal's Ctrl-C reaches only the runner, which then stops it."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            _KERNELS.add(self)
+
+    return TrackedKernelManager
+
+
+def _in_worker(execute) -> None:
+    """``execute()`` (papermill) in a worker thread, its error re-raised here. In the main thread
+    nbclient would take SIGINT over and shut the kernel down mid-cell, which then prints
+    tracebacks from both sides; this way Ctrl-C reaches this thread as KeyboardInterrupt, the
+    kernel is killed at once, and the interrupt goes on up to :func:`main`."""
+    import logging
+    import threading
+
+    outcome: dict[str, BaseException] = {}
+
+    def work():
+        try:
+            execute()
+        except BaseException as err:  # noqa: BLE001 - handed over to the caller's thread
+            outcome["error"] = err
+
+    worker = threading.Thread(target=work, name="papermill", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except KeyboardInterrupt:
+        logging.disable(logging.CRITICAL)   # the client's complaints about the killed kernel say nothing new
+        try:
+            _stop_kernels()
+            worker.join(30)
+        finally:
+            logging.disable(logging.NOTSET)
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+
+
+def _stop_kernels() -> None:
+    """Kill the kernels this process started (each with the processes it started)."""
+    for km in list(_KERNELS):
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)   # its own session: the group is its pid
+            with contextlib.suppress(Exception):
+                process.wait(timeout=10)
+
+
 def _swap_in(staging: Path, final_dir: Path) -> None:
-    """Replace ``final_dir`` by ``staging`` with two renames, so a reader never sees a mix."""
-    old = final_dir.parent / f".old-{final_dir.name}-{os.getpid()}"
-    if final_dir.exists():
-        os.replace(final_dir, old)
-    os.replace(staging, final_dir)
+    """Replace ``final_dir`` by the finished ``staging`` folder, so that a reader never sees a mix
+    and a kill at any instant loses no complete copy: ``staging`` is first renamed
+    ``.complete-<report>-<pid>`` (the mark that it is whole), then ``final_dir`` is renamed
+    ``.old-<report>-<pid>``, then the complete copy becomes ``final_dir`` and the old one goes.
+    Whatever a kill leaves, :func:`clean_leftovers` puts the newest complete copy in place."""
+    pid = os.getpid()
+    complete = final_dir.parent / f".complete-{final_dir.name}-{pid}"
+    old = final_dir.parent / f".old-{final_dir.name}-{pid}"
+    with _no_interrupts():   # Ctrl-C waits for the three renames (a kill is for clean_leftovers)
+        os.replace(staging, complete)
+        if final_dir.exists():
+            os.replace(final_dir, old)
+        os.replace(complete, final_dir)
     shutil.rmtree(old, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _no_interrupts():
+    """SIGINT and SIGTERM held back (delivered on exit) in the main thread; elsewhere nothing."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+#: Leftover folders of a run: what each holds (the pid of the run ends the name).
+_LEFTOVERS = (".staging-", ".complete-", ".old-")
+
+
+def _leftover(path: Path) -> tuple[str, str, int] | None:
+    """``(kind, report, pid)`` of a leftover folder name, None for anything else."""
+    for kind in _LEFTOVERS:
+        if path.name.startswith(kind):
+            report, _, pid = path.name[len(kind):].rpartition("-")
+            if report and pid.isdigit():
+                return kind, report, int(pid)
+    return None
+
+
 def clean_leftovers(root: Path) -> list[Path]:
-    """Remove staging / old folders and temporary files of runs that are no longer alive."""
-    removed = []
-    for path in list(root.glob(".staging-*")) + list(root.glob(".old-*")):
-        pid = path.name.rsplit("-", 1)[-1]
-        if not (pid.isdigit() and cache.process_alive(int(pid))):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+    """Tidy what killed runs left in ``root`` (``figures/<profile>``), never losing the newest
+    complete copy of a report's results; return what was removed.
+
+    Of a run that is no longer alive: a ``.staging-`` folder is a notebook that never finished
+    (removed); a ``.complete-`` one finished but was not yet swapped in, so it is the newest
+    complete copy and takes the place of ``<report>/``; an ``.old-`` one is the copy a swap
+    was replacing, put back when ``<report>/`` is missing and removed otherwise. Temporary files
+    of dead processes go too."""
+    removed: list[Path] = []
+    dead: dict[str, dict[str, list[Path]]] = {}
+    for path in sorted(root.glob(".*-*")):
+        parsed = _leftover(path)
+        if parsed is None or cache.process_alive(parsed[2]) or not path.is_dir():
+            continue
+        dead.setdefault(parsed[1], {k: [] for k in _LEFTOVERS})[parsed[0]].append(path)
+    for report, found in dead.items():
+        final = root / report
+        for staging in found[".staging-"]:
+            shutil.rmtree(staging, ignore_errors=True)
+            removed.append(staging)
+        newest = sorted(found[".complete-"], key=lambda p: p.stat().st_mtime)
+        olds = sorted(found[".old-"], key=lambda p: p.stat().st_mtime)
+        if newest:
+            keep = newest.pop()
+            if final.exists():   # the swap never got as far as moving it: it is the older copy
+                aside = root / f".old-{report}-{os.getpid()}"
+                os.replace(final, aside)
+                olds.append(aside)
+            os.replace(keep, final)
+        elif olds and not final.exists():
+            os.replace(olds.pop(), final)
+        for older in newest + olds:   # complete, but an older copy than the one now in place
+            shutil.rmtree(older, ignore_errors=True)
+            removed.append(older)
     removed += cache.clean_stale_temporaries(root)
     removed += cache.clean_stale_temporaries(runtime.checkpoint_dir())
     return removed
@@ -239,7 +389,42 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(available()))
         return 0
+    progress: dict[str, Any] = {"done": [], "report": None, "since": time.time(), "root": None}
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, _terminate)   # `timeout`, a CI cancel: tidied up like Ctrl-C
     try:
+        return _main(args, progress)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not cut the tidying short
+        _stop_kernels()
+        print(_interrupted(progress), file=sys.stderr, flush=True)
+        return 130
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _interrupted(progress: dict[str, Any]) -> str:
+    """The one line Ctrl-C ends with: what this run finished and what was left as it was."""
+    report, root, done = progress["report"], progress["root"], list(progress["done"])
+    if report is None:
+        return "interrupted before any notebook ran: nothing was changed"
+    final = root / report / f"{report}.ipynb"
+    if final.exists() and final.stat().st_mtime >= progress["since"] and report not in done:
+        done.append(report)   # interrupted just after its results were swapped in
+        report = None
+    kept = f"{', '.join(done)} finished and kept in {root}" if done else "no notebook finished"
+    stopped = f"; {report} stopped, its previous results (if any) unchanged in {root / report}" if report else ""
+    return f"interrupted: {kept}{stopped}"
+
+
+def _main(args, progress: dict[str, Any]) -> int:
+    try:
+        runtime.resolve_environment()   # before the kernel: it runs in notebooks/
         if args.describe:
             import pandas as pd
 
@@ -253,13 +438,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"profile {profile!r}: {len(jobs)} notebook(s) -> {runtime.figures_dir() / profile}", flush=True)
+    progress["root"] = runtime.figures_dir() / profile
     summary = []
     for report, overrides, _ in jobs:
         t0 = time.perf_counter()
+        progress.update(report=report, since=time.time())
         print(f"[{report}] running ...", flush=True)
         try:
             path = run_one(report, profile, overrides, log_output=args.log_output)
             status = "ok"
+            progress["done"].append(report)
             print(f"[{report}] done in {time.perf_counter() - t0:.0f} s -> {path.parent}", flush=True)
         except NotebookFailed as err:  # report it whole, and go on with the others
             status = "failed"

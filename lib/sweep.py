@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lib import validate
 from lib.attacks.gradient import for_scoring, parse_norm
 from lib.data import map_batches
 from lib.progress import progress
@@ -205,9 +206,10 @@ def worst_case_sweep(model, x: torch.Tensor, y: torch.Tensor, attacks: Mapping[s
 
     def wins(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return map_batches(lambda xb, yb: success(model(xb), yb).bool(), xs, ys, batch_size=batch_size)
+            return map_batches(lambda xb, yb: success(validate.logits(model(xb), yb, reject=reject), yb).bool(),
+                               xs, ys, batch_size=batch_size)
 
-    x, y = x.detach(), y.detach()
+    x, y = validate.images(x, model).detach(), validate.labels(y, len(x)).detach()
     broken = wins(x, y)
     index = torch.arange(len(y))
     if convention == "correct":

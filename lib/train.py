@@ -244,6 +244,7 @@ def _augment(x: torch.Tensor, idx: torch.Tensor, epoch: int, cfg: TrainConfig, c
     return x
 
 
+@cache.isolated_rng()  # fit draws from its own seed and hands the caller's random state back untouched
 def fit(model: nn.Module, train: ImageData, cfg: TrainConfig | None = None, *, name: str = "model",
         val: ImageData | None = None, hook: Hook | None = None, loss_fn: LossFn = cross_entropy,
         device=None, use_cache: bool = True, progress_bar: bool = True,
@@ -266,14 +267,14 @@ def fit(model: nn.Module, train: ImageData, cfg: TrainConfig | None = None, *, n
     device = runtime.get_device(device)
     policy = policy or precision.current()
     model = policy.prepare(model.to(device))
-    # The model enters by architecture only: its initial weights are the seed's business.
-    key = cache.config_hash(cache.architecture(model), train, asdict(cfg), hook, loss_fn,
+    # The model enters with its initial weights: two starting points never share a checkpoint, so
+    # a checkpoint is a pure function of its key whichever notebook trained it first.
+    key = cache.config_hash(cache.describe(model), train, asdict(cfg), hook, loss_fn,
                             val.fingerprint() if val is not None else None, init_key, policy.cache_key())
     path = runtime.checkpoint_dir() / f"{name}-{key}.pt"
     partial = path.with_suffix(".partial.pt")
 
-    if use_cache and path.exists():
-        state = cache.load(path, map_location=device)
+    if use_cache and (state := cache.load_checkpoint(path, map_location=device)) is not None:
         model.load_state_dict(state["model"])
         model.eval()
         return _finished(FitResult(model, pd.DataFrame(state["history"]), path, True, state.get("info", {})))
@@ -287,8 +288,7 @@ def fit(model: nn.Module, train: ImageData, cfg: TrainConfig | None = None, *, n
     coins = torch.rand(len(train), generator=torch.Generator().manual_seed(cfg.seed)) < 0.5
     history: list[dict] = []
     start_epoch = 0
-    if use_cache and partial.exists():
-        state = cache.load(partial, map_location=device)
+    if use_cache and (state := cache.load_checkpoint(partial, map_location=device)) is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         if sched is not None:
@@ -371,5 +371,5 @@ def _finished(result: FitResult) -> FitResult:
     if result.untrained:
         warnings.warn(f"{result.info.get('name', 'model')} is untrained: its last-epoch training accuracy "
                       f"{result.history['train_acc'].iloc[-1]:.3f} is not above chance; no robustness "
-                      "number or sanity check on it means anything", UntrainedModelWarning, stacklevel=3)
+                      "number or sanity check on it means anything", UntrainedModelWarning, stacklevel=4)
     return result

@@ -108,3 +108,47 @@ def test_cifar10_jpeg_is_its_own_dataset():
     assert meta.title == "CIFAR-10 (JPEG q75 copy)" != data.info("cifar10").title
     assert "JPEG" in meta.note and "not bit-exact" in meta.note
     assert "ADV_DATA_MIRROR" in meta.how_to_get
+
+
+def _black(root, split, *, rehash: bool):
+    """The cache of ``split`` rewritten with all-black images, same format and counts."""
+    path = root / "cifar10_jpeg" / f"{split}.pt"
+    blob = torch.load(path, weights_only=True)
+    blob["x"] = torch.zeros_like(blob["x"])
+    if rehash:
+        blob["content_sha256"] = cifar10_jpeg.content_sha256(blob["x"], blob["y"])
+    torch.save(blob, path)
+    return path
+
+
+def test_verified_means_the_content_was_checked(tmp_path, fake_tar):
+    """Issue 19, item 3: all-black images with the right format and counts were "verified"."""
+    root = tmp_path / "root"
+    data.ensure("cifar10_jpeg", root=root, download=False)
+    _black(root, "test", rehash=False)
+    with pytest.raises(data.DatasetUnavailable, match="failed verification: its images and labels have SHA-256"):
+        cifar10_jpeg.read_cache(root, "test")
+    assert data.ensure("cifar10_jpeg", root=root, download=False).startswith("installed from the data mirror")
+    assert data.load("cifar10_jpeg", "test", root=root, download=False).x.mean() > 0.05, "decoded again"
+
+
+def test_a_rewritten_cache_with_a_recomputed_hash_fails_the_channel_means(tmp_path, fake_tar, monkeypatch):
+    root = tmp_path / "root"
+    data.ensure("cifar10_jpeg", root=root, download=False)
+    test = data.load("cifar10_jpeg", "test", root=root, download=False)
+    means = tuple(test.x.mean((0, 2, 3)).tolist())
+    monkeypatch.setattr(cifar10_jpeg, "CHANNEL_MEANS", {cifar10_jpeg.TAR_SHA256: {"test": means}})
+    _black(root, "test", rehash=True)
+    with pytest.raises(data.DatasetUnavailable, match="failed verification: channel means 0.000, 0.000, 0.000"):
+        cifar10_jpeg.read_cache(root, "test")
+
+
+def test_a_truncated_cache_is_named_and_decoded_again(tmp_path, fake_tar):
+    root = tmp_path / "root"
+    data.ensure("cifar10_jpeg", root=root, download=False)
+    path = root / "cifar10_jpeg" / "train.pt"
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(data.DatasetUnavailable) as err:
+        cifar10_jpeg.read_cache(root, "train")
+    assert str(path) in str(err.value) and "weights_only" not in str(err.value)
+    assert len(data.load("cifar10_jpeg", "train", root=root, download=False)) == 20

@@ -54,6 +54,7 @@ from lib.data.catalog import (
     check_split,
     class_names,
     info,
+    max_size,
     split_size,
 )
 from lib.data.sources import DEBIAN_FASHION_MNIST, install_debian_fashion_mnist, mirror_dir
@@ -61,8 +62,9 @@ from lib.data.splits import batches, map_batches, stratified_index, stratified_s
 
 __all__ = [
     "CIFAR10_CLASSES", "DATASETS", "DEBIAN_FASHION_MNIST", "FASHION_CLASSES", "MNIST_CLASSES", "SPLITS",
-    "DatasetInfo", "DatasetUnavailable", "ImageData", "alternating_flips", "batches", "check_split", "class_names", "crop_flip",
-    "ensure", "fetch", "flip_translate", "info", "install_debian_fashion_mnist", "load", "mirror_dir", "random_shift",
+    "DatasetInfo", "DatasetUnavailable", "ImageData", "alternating_flips", "batches", "check_split", "class_names",
+    "crop_flip", "ensure", "fetch", "flip_translate", "info", "install_debian_fashion_mnist", "load", "max_size",
+    "mirror_dir", "random_shift",
     "split_size", "stratified_index", "stratified_subset", "synthetic", "train_val_split",
 ]
 
@@ -131,11 +133,12 @@ def load(name: str, split: str = "train", *, root: str | Path | None = None,
     data, when they cannot be found or obtained.
     """
     info(name)
-    size = split_size(name, check_split(split))
+    size = max_size(name, check_split(split))
     if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= 0):
         raise ValueError(f"n must be a positive integer (or None for the whole split), got {n!r}")
-    if n is not None and size is not None and n > size:   # before reading anything
-        raise ValueError(f"n={n} is larger than the {split} split of {name!r} ({size} images)")
+    if n is not None and n > size:   # before reading (or generating) anything
+        kind = "" if split_size(name, split) is not None else "generated "
+        raise ValueError(f"n={n} is larger than the {split} split of {kind}{name!r} ({size} images)")
     if name.startswith("synthetic"):
         return synthetic(name, split, n=int(n or _SYNTHETIC_SIZE[split]), seed=seed)
     root = Path(root) if root is not None else runtime.data_dir()
@@ -193,6 +196,12 @@ def fetch(names: list[str], root: Path | None = None, download: bool = True, qui
     Prints how to get the ones we cannot (to stderr, always); returns how many are missing.
     """
     root = Path(root) if root is not None else runtime.data_dir()
+    try:
+        runtime.usable_dir(root, "the datasets", writable=False,
+                           variable=None if root != runtime.data_dir() else "ADV_DATA_DIR")
+    except runtime.ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return len(names)
     missing = 0
     for name in names:
         try:

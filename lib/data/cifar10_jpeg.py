@@ -10,12 +10,16 @@ The tar is checked against the SHA-256 published in the mirror's README, then ev
 image is decoded with PIL (about 10 s for the 60,000 on one core) and the result is
 cached as ``<data dir>/cifar10_jpeg/{train,test}.pt``: a dict with ``x`` (uint8,
 N x 3 x 32 x 32, values 0..255), ``y`` (int64, N; CIFAR-10's class order), ``classes``,
-``source_sha256`` (the tar it came from) and ``decoder``. Labels follow CIFAR-10's class
+``source_sha256`` (the tar it came from), ``content_sha256`` (of ``x`` and ``y``, recorded when
+they were decoded from the verified tar) and ``decoder``. Reading the cache checks that hash,
+the counts and, for the published tar, each channel's mean (so a cache rewritten with wrong
+pixels and a recomputed hash is caught too): "verified" means its content was. Labels follow CIFAR-10's class
 order (airplane ... truck); within a class, images are in sorted file-name order, which
 is the source's order, not that of the original batches.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 from pathlib import Path, PurePosixPath
@@ -23,9 +27,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 
-from lib.data.catalog import CIFAR10_CLASSES, SPLITS, DatasetUnavailable
-from lib.cache import atomic_save
+from lib.cache import atomic_save, clean_stale_temporaries
 from lib.cache import load as cache_load
+from lib.data.catalog import CIFAR10_CLASSES, SPLITS, DatasetUnavailable
 from lib.data.files import sha256_file
 
 TAR_NAME = "cifar10-jpeg/cifar10-jpeg-q75.tar.gz"      # relative to the mirror
@@ -34,7 +38,13 @@ TAR_SHA256 = "45b041e867f5a40f79bfde38d3dd1fd511103d50068c1afecf6445e25234d4db"
 PER_CLASS = {"train": 5000, "test": 1000}
 IMAGE_SHAPE = (32, 32, 3)
 CACHE_FOLDER = "cifar10_jpeg"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2   # 2: with content_sha256
+#: Mean of each channel (in [0, 1]) of the published tar's splits, as decoded here; a cache
+#: farther than MEAN_TOLERANCE from them does not hold these images, whatever its hash says.
+CHANNEL_MEANS = {TAR_SHA256: {"train": (0.4913, 0.4821, 0.4465), "test": (0.4941, 0.4851, 0.4504)}}
+MEAN_TOLERANCE = 0.01
+#: Caches whose content was verified in this process: (path, size, mtime, inode) -> True.
+_VERIFIED: set[tuple] = set()
 
 
 def cache_path(root: Path, split: str) -> Path:
@@ -55,7 +65,7 @@ def read_cache(root: Path, split: str, *, sha256: str | None = None,
     try:
         blob = cache_load(path, map_location="cpu")
     except Exception as err:  # truncated or foreign file: rebuild it rather than fail
-        raise DatasetUnavailable(f"{path} cannot be read ({type(err).__name__}: {err})") from err
+        raise DatasetUnavailable(f"{err}; it will be decoded again") from None
     if not isinstance(blob, dict) or blob.get("format") != CACHE_FORMAT:
         raise DatasetUnavailable(f"{path} is not a cache written by this version of lib.data")
     if blob.get("source_sha256") != sha256:
@@ -63,7 +73,36 @@ def read_cache(root: Path, split: str, *, sha256: str | None = None,
                                  f"expected {sha256}")
     x, y = blob["x"], blob["y"]
     _check_counts(f"{path}", split, x, y, per_class[split])
+    stat = path.stat()
+    seen = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if seen not in _VERIFIED:
+        _check_content(path, split, blob, sha256)
+        _VERIFIED.add(seen)
     return x, y
+
+
+def content_sha256(x: torch.Tensor, y: torch.Tensor) -> str:
+    """SHA-256 of the decoded images and labels (their bytes, in order)."""
+    h = hashlib.sha256(x.contiguous().numpy().tobytes())
+    h.update(y.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _check_content(path: Path, split: str, blob: dict, sha256: str) -> None:
+    """The cache holds what was decoded from the verified tar: the hash recorded at decoding
+    time, and (for the published tar) each channel's mean."""
+    got = content_sha256(blob["x"], blob["y"])
+    if blob.get("content_sha256") != got:
+        raise DatasetUnavailable(f"{path} failed verification: its images and labels have SHA-256 {got}, but "
+                                 f"{blob.get('content_sha256')} was recorded when they were decoded; "
+                                 "it will be decoded again")
+    expected = CHANNEL_MEANS.get(sha256, {}).get(split)
+    if expected is not None:
+        means = blob["x"].float().mean((0, 2, 3)).div(255).tolist()
+        if max(abs(m - e) for m, e in zip(means, expected)) > MEAN_TOLERANCE:
+            raise DatasetUnavailable(f"{path} failed verification: channel means "
+                                     f"{', '.join(f'{m:.3f}' for m in means)}, expected about "
+                                     f"{', '.join(f'{e:.3f}' for e in expected)}; it will be decoded again")
 
 
 def install(root: Path, tar_path: Path, *, sha256: str | None = None,
@@ -77,10 +116,13 @@ def install(root: Path, tar_path: Path, *, sha256: str | None = None,
     if got != sha256:
         raise DatasetUnavailable(f"{tar_path} failed verification: SHA-256 {got}, expected {sha256} "
                                  "(the mirror's README lists the expected value); refusing to decode it")
+    folder = Path(root) / CACHE_FOLDER
+    clean_stale_temporaries(folder)   # what a killed install left (.train.tmp<pid>-*.pt)
     decoded = decode_tar(tar_path, per_class)
     decoder = _decoder_version()
     return {split: atomic_save({"format": CACHE_FORMAT, "x": x, "y": y, "classes": list(CIFAR10_CLASSES),
-                                      "source_sha256": sha256, "decoder": decoder}, cache_path(root, split))
+                                "source_sha256": sha256, "content_sha256": content_sha256(x, y),
+                                "decoder": decoder}, cache_path(root, split))
             for split, (x, y) in decoded.items()}
 
 

@@ -51,7 +51,8 @@ import torch
 from lib import runtime
 from lib.data import cifar10_jpeg
 from lib.data.catalog import DatasetUnavailable, info
-from lib.cache import atomic_write_bytes
+from lib.cache import atomic_write_bytes, clean_stale_temporaries
+from lib.params import ConfigError
 from lib.data.files import md5_hex
 
 MIRROR_ENV = "ADV_DATA_MIRROR"
@@ -77,6 +78,9 @@ IDX_MD5 = {
 }
 TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 _IDX_MAGIC = {"images": 2051, "labels": 2049}
+#: The largest IDX file of the MNIST family is 47,040,016 bytes (60,000 images of 28 x 28 and a
+#: header); a .gz that decompresses to more is refused as soon as it does, not after filling memory.
+GUNZIP_LIMIT = 64 << 20
 
 
 # --------------------------------------------------------------------------- where
@@ -126,10 +130,20 @@ def ensure(name: str, root: Path, download: bool = True) -> str:
     """
     root = Path(root)
     tried = []
+    try:
+        runtime.usable_dir(root, "the datasets", writable=False)
+    except ConfigError as err:
+        raise DatasetUnavailable(f"{err}; set ADV_DATA_DIR to a folder") from None
+    for folder in _folders(name, root):   # temporary files of a killed install
+        clean_stale_temporaries(folder)
     problem = _present(name, root)
     if problem is None:
         return f"already in {root}, verified"
     tried.append(f"on disk: {problem}")
+    try:
+        runtime.usable_dir(root, "the datasets")
+    except ConfigError as err:   # verified data could be read from it, but nothing can be installed
+        raise DatasetUnavailable(missing_message(name, root, tried + [f"installing: {err}"])) from None
     for label, install in _sources(name, download):
         if isinstance(install, str):
             tried.append(f"{label}: {install}")
@@ -139,11 +153,23 @@ def ensure(name: str, root: Path, download: bool = True) -> str:
         except DatasetUnavailable as err:
             tried.append(f"{label}: {err}")
             continue
+        except OSError as err:   # a full disk, a folder that vanished: said, not a traceback
+            tried.append(f"{label}: cannot write into {root} ({err.strerror or err})")
+            continue
         problem = _present(name, root)
         if problem is None:
             return f"installed from {label}, verified"
         tried.append(f"{label}: installed, but {problem}")
     raise DatasetUnavailable(missing_message(name, root, tried))
+
+
+def _folders(name: str, root: Path) -> list[Path]:
+    """The folders under ``root`` that an install of ``name`` writes into."""
+    if name in TORCHVISION_FOLDER:
+        return [raw_folder(name, root)]
+    if name == "cifar10_jpeg":
+        return [Path(root) / cifar10_jpeg.CACHE_FOLDER]
+    return [Path(root)]
 
 
 def missing_message(name: str, root: Path, tried: list[str]) -> str:
@@ -283,12 +309,22 @@ def parse_idx(images: bytes, labels: bytes, where: str = "IDX") -> tuple[torch.T
     return x, y
 
 
-def _gunzip(path: Path) -> bytes:
+def _gunzip(path: Path, limit: int | None = None) -> bytes:
+    """The decompressed content of ``path``, refused as soon as it grows past ``limit`` bytes
+    (:data:`GUNZIP_LIMIT`): a small .gz can expand to gigabytes."""
+    limit = GUNZIP_LIMIT if limit is None else limit
+    chunks, size = [], 0
     try:
         with gzip.open(path, "rb") as f:
-            return f.read()
+            while chunk := f.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    raise DatasetUnavailable(f"{path} decompresses to more than {limit:,} bytes, more than any "
+                                             "file of this dataset has; refusing it")
+                chunks.append(chunk)
     except (OSError, EOFError) as err:
         raise DatasetUnavailable(f"{path} is not a readable .gz file ({err})") from err
+    return b"".join(chunks)
 
 
 def _idx_diagnosis(fname: str, content: bytes) -> str:

@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lib import validate
 from lib.data import map_batches
 from lib.models.classifiers.report003 import Report003CNN
 from lib.models.layers import Normalize
@@ -255,7 +256,8 @@ def certified_radius(model: nn.Module, x: torch.Tensor, y: torch.Tensor, lipschi
                      batch_size: int = 500) -> torch.Tensor:
     """Certified L2 radius per image (N,): ``margin / (sqrt(2) L)`` where correct, 0 where the
     image is misclassified. No input within it (pixel units) changes the label."""
-    margin = map_batches(lambda xb, yb: logit_margin(model(xb), yb), x, y, batch_size=batch_size)
+    lipschitz = validate.lipschitz(lipschitz)
+    margin = map_batches(lambda xb, yb: logit_margin(validate.logits(model(xb), yb), yb), x, y, batch_size=batch_size)
     return (margin / (math.sqrt(2) * lipschitz)).clamp_min(0).cpu()
 
 

@@ -127,6 +127,7 @@ def _per_class(train: ImageData, k: int) -> list[torch.Tensor]:
     return groups
 
 
+@cache.isolated_rng()  # trains from its own seed and hands the caller's random state back untouched
 def fit_class_vaes(model: ClassVAEs, train: ImageData, cfg: VAETrainConfig, *, name: str, device=None,
                    use_cache: bool = True, progress_bar: bool = True) -> tuple[ClassVAEs, dict]:
     """Train the K VAEs, each on its own class's images only, or load them from the cache
@@ -140,8 +141,7 @@ def fit_class_vaes(model: ClassVAEs, train: ImageData, cfg: VAETrainConfig, *, n
     model = policy.prepare(model.to(device))
     key = cache.config_hash(cache.architecture(model), train, asdict(cfg), policy.cache_key())
     path = runtime.checkpoint_dir() / f"{name}-{key}.pt"
-    if use_cache and path.exists():
-        state = cache.load(path, map_location=device)
+    if use_cache and (state := cache.load_checkpoint(path, map_location=device)) is not None:
         model.load_state_dict(state["model"])
         return model.eval(), {"history": state["history"], "key": key, "from_cache": True}
     runtime.seed_everything(cfg.seed)

@@ -152,6 +152,7 @@ def generator_loss(generator: nn.Module, discriminator: nn.Module, z: torch.Tens
     return F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
 
 
+@cache.isolated_rng()  # trains from its own seed and hands the caller's random state back untouched
 def train_gan(generator: nn.Module, discriminator: nn.Module, train: data_mod.ImageData, *, epochs: int,
               k: int = 4, batch_size: int = 64, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
               checkpoints: Sequence[int] = (), n_fixed: int = 64, seed: int = 0, name: str = "gan",
@@ -179,8 +180,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, train: data_mod.Im
                             dict(epochs=epochs, k=k, batch_size=batch_size, lr=lr, betas=list(betas),
                                  marks=marks, n_fixed=n_fixed, seed=seed), policy.cache_key())
     path = runtime.checkpoint_dir() / f"{name}-{key}.pt"
-    if use_cache and path.exists():
-        state = cache.load(path, map_location=device)
+    if use_cache and (state := cache.load_checkpoint(path, map_location=device)) is not None:
         generator.load_state_dict(state["generator"])
         discriminator.load_state_dict(state["discriminator"])
         samples = {int(e): s for e, s in zip(state["sample_epochs"], state["samples"])}

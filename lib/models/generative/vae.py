@@ -73,6 +73,7 @@ class VAEResult:
     from_cache: bool
 
 
+@cache.isolated_rng()  # trains from its own seed and hands the caller's random state back untouched
 def train_vae(model: VAE, train: data_mod.ImageData, *, epochs: int, batch_size: int = 128, lr: float = 1e-3,
               seed: int = 0, name: str = "vae", device=None, use_cache: bool = True,
               progress_bar: bool = True) -> VAEResult:
@@ -87,8 +88,7 @@ def train_vae(model: VAE, train: data_mod.ImageData, *, epochs: int, batch_size:
     key = cache.config_hash(cache.architecture(model), train, dict(epochs=epochs, batch_size=batch_size,
                                                                     lr=lr, seed=seed), policy.cache_key())
     path = runtime.checkpoint_dir() / f"{name}-{key}.pt"
-    if use_cache and path.exists():
-        state = cache.load(path, map_location=device)
+    if use_cache and (state := cache.load_checkpoint(path, map_location=device)) is not None:
         model.load_state_dict(state["model"])
         return VAEResult(model.eval(), pd.DataFrame(state["history"]), True)
     runtime.seed_everything(seed)
