@@ -9,6 +9,9 @@ a scratch disk can be used without editing code:
 - ``ADV_DEVICE``          force a device (``cpu``, ``cuda``, ``cuda:1``)
 - ``ADV_OUTPUT_DIR``      set by the runner: the staging folder a notebook writes into,
                           swapped in for ``figures/<profile>/<report>/`` when it succeeds
+
+A notebook run any other way (JupyterLab, plain papermill) writes into a scratch folder,
+``figures/<profile>/lab/<report>/``, never into what ``make reproduce`` owns.
 """
 from __future__ import annotations
 
@@ -34,11 +37,16 @@ def figures_dir() -> Path:
     return Path(os.environ.get("ADV_FIGURES_DIR", REPO_ROOT / "figures"))
 
 
+#: The folder of interactive runs' outputs, inside each profile's: figures/<profile>/lab/<report>/.
+SCRATCH = "lab"
+
+
 def output_dir(report: str, profile: str) -> Path:
-    """Where a notebook writes its figures and tables, created on demand:
-    ``figures/<profile>/<report>/``, or the runner's staging folder while it runs one."""
+    """Where a notebook writes its figures and tables, created on demand: the runner's staging
+    folder while it runs one (swapped in for ``figures/<profile>/<report>/`` on success), else
+    the scratch folder ``figures/<profile>/lab/<report>/`` (JupyterLab, papermill, tests)."""
     staged = os.environ.get("ADV_OUTPUT_DIR")
-    path = Path(staged) if staged else figures_dir() / profile / report
+    path = Path(staged) if staged else figures_dir() / profile / SCRATCH / report
     path.mkdir(parents=True, exist_ok=True)
     return path
 
