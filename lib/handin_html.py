@@ -113,15 +113,44 @@ def mark_table_cells(text: str) -> str:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(text, "html.parser")
+    for table in soup.find_all("table"):
+        _drop_row_numbers(table)
     for cell in soup.find_all(["td", "th"]):
         content = cell.get_text(" ", strip=True)
-        kind = "num" if _NUMBER.match(content) and content else "txt"
+        kind = "txt" if content and not _NUMBER.match(content) else "num"  # empty cells go with numbers
         classes = [c for c in cell.get("class", []) if c not in ("num", "txt")] + [kind]
         verdict = VERDICT_CLASS.get(content)
         if verdict:
             classes += ["verdict", verdict]
         cell["class"] = classes
+    for table in soup.find_all("table"):  # a header sits over its column: right-aligned over numbers
+        body = [r.find_all(["td", "th"], recursive=False) for r in table.find_all("tr") if r.find("td")]
+        for row in table.find_all("tr"):
+            if row.find("td"):
+                continue
+            for j, head in enumerate(row.find_all("th", recursive=False)):
+                column = [r[j] for r in body if j < len(r)]
+                if column and all("num" in c.get("class", []) for c in column):
+                    head["class"] = [c for c in head.get("class", []) if c != "txt"] + ["num"]
     return str(soup)
+
+
+def _drop_row_numbers(table) -> None:
+    """Remove a pandas table's unnamed index column when it only numbers the rows (0, 1, 2 or,
+    after a filter, 0, 2, 4): it means nothing to a reader."""
+    body = table.find("tbody")
+    rows = body.find_all("tr", recursive=False) if body else []
+    firsts = [r.find(["th", "td"], recursive=False) for r in rows]
+    if not rows or any(c is None or c.name != "th" or not c.get_text(strip=True).isdigit() for c in firsts):
+        return
+    head = table.find("thead")
+    head_rows = head.find_all("tr", recursive=False) if head else []
+    heads = [r.find(["th", "td"], recursive=False) for r in head_rows]
+    if any(c is not None and c.get_text(strip=True) for c in heads):
+        return  # a named index (e.g. "parameter") is content
+    for cell in firsts + heads:
+        if cell is not None:
+            cell.decompose()
 
 
 # --------------------------------------------------------------------------- a notebook's page

@@ -73,7 +73,7 @@ class Config(dict):
 
     def table(self) -> pd.DataFrame:
         """The parameters as a two-column table, for display at the top of a notebook."""
-        return pd.DataFrame({"parameter": list(self), "value": [repr(v) for v in self.values()]})
+        return pd.DataFrame({"value": [repr(v) for v in self.values()]}, index=pd.Index(list(self), name="parameter"))
 
 
 def reports() -> list[str]:
