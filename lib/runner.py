@@ -1,6 +1,6 @@
 """Run the report notebooks headlessly with papermill: ``make reproduce``.
 
-    python -m lib.runner [--profile smoke|quick|paper] [--reports ID ...] [--param NAME=VALUE ...]
+    .venv/bin/python -m lib.runner [--profile smoke|quick|paper] [--reports ID ...] [--param NAME=VALUE ...]
 
 (through the environment's Python, e.g. ``.venv/bin/python -m lib.runner``). ``make
 reproduce`` hands ``PROFILE``, ``REPORTS`` and ``PARAMS`` over in the environment
@@ -334,7 +334,7 @@ def _from_env(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lib.runner",
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m lib.runner",
                                      description="Execute the report notebooks with papermill.")
     parser.add_argument("--profile", default=None,
                         help=f"one of {', '.join(profiles.PROFILE_NAMES)} (default: paper with a GPU, quick without)")
