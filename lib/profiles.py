@@ -255,8 +255,8 @@ def describe_text(report: str, width: int = 100) -> str:
         if row.meaning:
             block.append(textwrap.fill(row.meaning, width, initial_indent="    ", subsequent_indent="    "))
         blocks.append("\n".join(block))
-    blocks.append(f"\nSet one: make reproduce REPORTS={report} PARAMS=\"name=value ...\" "
-                  f"(or {report}.name=value when several reports run)")
+    blocks.append("\n" + textwrap.fill(f"Set one: make reproduce REPORTS={report} PARAMS=\"name=value ...\" "
+                                       f"(or {report}.name=value when several reports run)", width))
     return "\n".join(blocks)
 
 
