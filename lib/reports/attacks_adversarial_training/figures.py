@@ -20,7 +20,7 @@ def latent_figure(encoders: Mapping[str, nn.Module], knn: Mapping[str, nn.Module
     images after PGD through the latent distances at ``eps`` as crosses coloured by the class the
     1-NN rule now gives them, joined to where they started."""
     n_moved = min(n_moved, len(x))
-    fig, axes = plt.subplots(1, len(encoders), figsize=(min(9.8, 4.1 * len(encoders) + 1.6), 4.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(encoders), figsize=(min(9.0, 3.9 * len(encoders) + 1.2), 4.6), squeeze=False)
     device = x.device
     for i, (ax, (name, model)) in enumerate(zip(axes[0], encoders.items())):
         runtime.seed_everything(seed)
