@@ -207,12 +207,10 @@ def markdown(data: Mapping[str, Any]) -> str:
 
 
 def describe(data: Mapping[str, Any] | None) -> str:
-    """One line naming a run: id, who launched it, when, with which parameters."""
+    """One line naming a run: its id, who launched it and when."""
     if not data:
         return "no run stamp"
-    params = ", ".join(f"{k}={v!r}" for k, v in (data.get("parameters") or {}).items())
-    return (f"run {data.get('run_id')} ({data.get('launched_by', '?')}, {data.get('date', '?')}"
-            + (f"; {params}" if params else "") + ")")
+    return f"run {data.get('run_id')} ({data.get('launched_by', '?')}, {data.get('date', '?')})"
 
 
 def differing_parameters(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> dict[str, tuple]:
