@@ -64,6 +64,7 @@ $(STAMP): pyproject.toml
 		echo ">> creating .venv"; $(PYTHON) -m venv .venv; fi
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps 'torchattacks>=3.5,<4'
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
 	@touch $@
 
@@ -75,6 +76,17 @@ define debian_fashion_mnist
 		echo ">> installing Debian's dataset-fashion-mnist"; \
 		(apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
 		 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1)) || true; fi
+endef
+
+# Debian's LaTeX (pdflatex with booktabs, longtable, array, graphicx) for the hand-in's tables and
+# the test that compiles them: installed when missing and apt can (root); never fails a target.
+define debian_texlive
+	@if ! command -v pdflatex >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo ">> installing Debian's texlive-latex-base and texlive-latex-recommended (for the LaTeX tables)"; \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends texlive-latex-base \
+		  texlive-latex-recommended >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends texlive-latex-base \
+		  texlive-latex-recommended >/dev/null 2>&1)) || echo ">> no LaTeX: the hand-in's .tex tables are not test-compiled"; fi
 endef
 
 data: $(STAMP) ## get every dataset: MNIST, Fashion-MNIST, CIFAR-10 JPEG copy (mirror/Debian/online), CIFAR-10 (online)
@@ -90,11 +102,13 @@ data-debian: $(STAMP)
 	$(debian_fashion_mnist)
 
 data-test: $(STAMP) data-debian
+	$(debian_texlive)
 	@$(PY) -m lib.data fetch mnist fashion_mnist cifar10_jpeg || \
 		echo ">> some real data are missing: the tests that need them are skipped (the smoke profile needs none)"
 
-notebooks: $(STAMP) ## sync each notebooks/<id>.py with its .ipynb (jupytext; the newer one wins)
+notebooks: $(STAMP) ## sync each notebooks/<id>.py with its .ipynb (jupytext; the newer one wins), outputs stripped
 	$(ENV_DIR)/bin/jupytext --sync notebooks/*.py
+	$(PY) -m lib.lab strip
 
 lint: $(STAMP) ## ruff on lib/, notebooks/ and tests/
 	$(ENV_DIR)/bin/ruff check lib notebooks tests
@@ -108,7 +122,7 @@ reproduce: $(STAMP) data-debian ## run the notebooks with papermill -> figures/<
 handin: $(STAMP) ## pack the executed notebooks (HTML), tables (LaTeX, CSV) and figures -> figures/<profile>/handin.zip
 	$(PY) -m lib.handin --from-env
 
-lab: $(STAMP) ## JupyterLab on the notebooks with the project's kernel (LAB_ARGS="--port 9999 ...")
+lab: $(STAMP) ## JupyterLab 4 at the repository, opening notebooks/ (LAB_ARGS="--port 9999 --no-browser")
 	$(PY) -m lib.lab
 
 benchmark: $(STAMP) ## time the attacks and the training loop on this machine

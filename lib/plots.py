@@ -7,6 +7,8 @@
 """
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +17,8 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from lib import cache
+from lib import cache, readable
+from lib.readable import wrap
 
 PALETTE = "colorblind"
 
@@ -30,14 +33,45 @@ def set_style() -> None:
 set_style()
 
 
+def panel_width(ax) -> float:
+    """The width of a panel, in inches."""
+    return ax.get_position().width * ax.figure.get_figwidth()
+
+
+def epoch_axis(ax, epochs) -> None:
+    """Whole epochs on the x axis: integer ticks, and a single epoch centred in a unit-wide view
+    (rather than a lone point in a fractional range)."""
+    from matplotlib.ticker import MaxNLocator
+
+    values = sorted({int(e) for e in epochs})
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins="auto", min_n_ticks=1))
+    if len(values) == 1:
+        ax.set_xlim(values[0] - 1, values[0] + 1)
+        ax.set_xticks(values)
+
+
 def save(fig: plt.Figure, path: str | Path, *, pdf: bool = False) -> Path:
-    """Save ``fig`` to ``path`` (PNG) atomically; with ``pdf=True`` also a PDF beside it."""
+    """Save ``fig`` to ``path`` (PNG) atomically; with ``pdf=True`` also a PDF beside it.
+
+    The PNG carries the run id of the notebook run that made it (:mod:`lib.provenance`), and
+    under ``ADV_STRICT_FIGURES=1`` (the tests) a figure :func:`readability` finds fault with
+    is refused."""
+    from lib import provenance
+
+    readable.unnest_texts(fig)
+    if readable.strict():
+        problems = readable.readability(fig)
+        if problems and os.environ.get(readable.STRICT_ENV, "").strip() == "warn":
+            warnings.warn(f"{Path(path).name}: " + "; ".join(problems), stacklevel=2)
+        elif problems:
+            raise readable.FigureUnreadable(f"{Path(path).name}: " + "; ".join(problems))
     path = Path(path).with_suffix(".png")
+    run = (provenance.current() or {}).get("run_id")
     with cache.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", metadata={provenance.PNG_KEY: run} if run else None)
     if pdf:
         with cache.atomic_path(path.with_suffix(".pdf")) as tmp:
-            fig.savefig(tmp, format="pdf")
+            fig.savefig(tmp, format="pdf", metadata={"Keywords": f"run {run}"} if run else None)
     return path
 
 
@@ -147,7 +181,7 @@ def convergence(table: pd.DataFrame, *, title: str = "") -> plt.Figure:
         ax.set_xticks(part["value"].tolist(), [str(int(v)) for v in part["value"]])
         ax.set(xlabel=f"PGD {kind}", ylabel="accuracy (%)", ylim=(-2, max(5.0, float(100 * part["high"].max()) + 5)))
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(wrap(title, fig.get_figwidth(), 10), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -161,7 +195,9 @@ def training_curves(history: pd.DataFrame, *, title: str = "") -> plt.Figure:
     if history["val_acc"].notna().any():
         b.plot(history["epoch"], 100 * history["val_acc"], marker="s", label="validation")
     b.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    b.legend()
+    b.legend(fontsize=9)
+    for ax in (a, b):
+        epoch_axis(ax, history["epoch"])
     if title:
         fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
@@ -222,4 +258,122 @@ def latent_scatter(ax, points: torch.Tensor, labels: torch.Tensor, classes, *,
                   frameon=False)
     ax.set(xlabel="principal axis 1", ylabel="principal axis 2")
     if title:
-        ax.set_title(title)
+        ax.set_title(wrap(title, panel_width(ax)))
+
+
+def norm_name(norm) -> str:
+    """``"inf"`` (or a float infinity read back from a CSV) -> ``"L-inf"``; ``2`` -> ``"L2"``."""
+    text = str(norm).strip().lower()
+    return "L-inf" if text in ("inf", "linf", "l-inf") else f"L{text.removesuffix('.0')}"
+
+
+#: Styles that keep lines on top of each other visible: each later line thinner, with smaller
+#: markers of another shape, drawn above the earlier ones.
+STACKED = [dict(marker=m, markersize=ms, linewidth=lw, zorder=z) for m, ms, lw, z in
+           (("o", 9, 3.2, 2), ("s", 6.5, 2.2, 3), ("^", 4.5, 1.4, 4), ("D", 3.2, 0.9, 5), ("v", 2.5, 0.7, 6))]
+
+
+def note_coinciding(ax, curves: dict[str, Sequence[float]], *, unit: str = "%") -> None:
+    """Say in the panel which curves lie exactly on top of each other (same values everywhere),
+    so a reader does not take a hidden line for a missing one."""
+    groups: dict[tuple, list[str]] = {}
+    for name, values in curves.items():
+        groups.setdefault(tuple(round(float(v), 9) for v in values), []).append(name)
+    lines = [f"{', '.join(g[:-1])} and {g[-1]} coincide" + (f" (all at {k[0]:g} {unit})" if len(set(k)) == 1 else "")
+             for k, g in groups.items() if len(g) > 1]
+    if lines:
+        ax.text(0.02, 0.97, "\n".join(lines), transform=ax.transAxes, va="top", ha="left", fontsize=8,
+                color="0.25", bbox=dict(facecolor="white", edgecolor="0.8", alpha=0.85, boxstyle="round,pad=0.3"))
+
+
+def label_points(ax, points: Sequence[tuple[float, float]], labels: Sequence[str], colors: Sequence,
+                 *, fontsize: float = 9) -> None:
+    """Write ``labels[i]`` beside ``points[i]`` (data coordinates), each where it covers no
+    other label and no other point: points on top of each other stay told apart. Call after
+    the axes' limits are final."""
+    fig = ax.figure
+    px = fig.dpi / 72  # pixels per point
+    xy = [ax.transData.transform(p) for p in points]
+    placed: list[tuple[float, float, float, float]] = []
+    step = fontsize * px
+    around = [(0.7, 0.5), (0.7, -1.4), (-1.6, 0.5), (-1.6, -1.4), (-0.4, 1.0), (-0.4, -1.9), (1.1, -0.45),
+              (-2.1, -0.45)]
+    candidates = [(dx * r, dy * r) for r in (1.0, 1.9, 2.8) for dx, dy in around]
+    box = ax.get_window_extent()
+    for i, ((x, y), label) in enumerate(zip(xy, labels)):
+        w, h = 0.62 * len(label) * step, 1.05 * step
+        best = None
+        for dx, dy in candidates:
+            x0, y0 = x + dx * step, y + dy * step
+            rect = (x0, y0, x0 + w, y0 + h)
+            inside = box.x0 <= rect[0] and rect[2] <= box.x1 and box.y0 <= rect[1] and rect[3] <= box.y1
+            clash = any(rect[0] < r[2] and r[0] < rect[2] and rect[1] < r[3] and r[1] < rect[3] for r in placed)
+            covers = any(rect[0] - 3 < px_ < rect[2] + 3 and rect[1] - 3 < py_ < rect[3] + 3
+                         for j, (px_, py_) in enumerate(xy) if j != i)
+            if inside and not clash and not covers:
+                best = (dx, dy, rect)
+                break
+        if best is None:  # nowhere free: the first place inside the axes
+            best = next(((dx, dy, (x + dx * step, y + dy * step, x + dx * step + w, y + dy * step + h))
+                         for dx, dy in candidates), (0.7, 0.5, (x, y, x + w, y + h)))
+        dx, dy, rect = best
+        placed.append(rect)
+        ax.annotate(label, points[i], xytext=(dx * fontsize, dy * fontsize), textcoords="offset points",
+                    fontsize=fontsize, color=colors[i], fontweight="bold",
+                    arrowprops=dict(arrowstyle="-", color=colors[i], lw=0.6, shrinkA=0, shrinkB=3)
+                    if abs(dx) > 1.2 or abs(dy) > 1.2 else None)
+
+
+def clean_vs_robust(defenses: pd.DataFrame, *, title: str = "", columns: int = 3) -> plt.Figure:
+    """The study's summary figure: clean against worst-case robust accuracy (%), one panel per
+    dataset and threat model, 95 % intervals on both axes; the report's own (clean, robust)
+    claim as a hollow marker joined to ours by a dotted line where it gives both. Each defense
+    keeps one colour, marker and number in every panel; the numbers label the points (so points
+    on top of each other are told apart) and the one legend below the panels names them.
+
+    ``defenses``: rows of :mod:`lib.summary` (dataset, norm, eps, defense, clean, worst and their
+    ``_low`` / ``_high``, report_clean, report_robust; fractions in [0, 1])."""
+    import math
+
+    data = defenses[defenses["worst"].notna()] if len(defenses) else defenses
+    panels = list(dict.fromkeys(zip(data["dataset"], data["norm"], data["eps"]))) if len(data) else []
+    names = list(dict.fromkeys(data["defense"])) if len(data) else []
+    colors = dict(zip(names, sns.color_palette(PALETTE, max(len(names), 1))))
+    markers = dict(zip(names, ["o", "s", "D", "^", "v", "P", "X", "h", "<", ">", "*"] * 3))
+    cols = max(1, min(columns, len(panels)))
+    rows = max(1, math.ceil(len(panels) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.3 * rows + 0.5), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    if not panels:
+        axes[0, 0].text(0.5, 0.5, "no report tables in this profile yet", ha="center", va="center")
+    for ax, (dataset, norm, eps) in zip(axes.flat, panels):
+        part = data[(data["dataset"] == dataset) & (data["norm"] == norm) & (data["eps"] == eps)]
+        pts, labels, cols_ = [], [], []
+        for _, r in part.iterrows():
+            x, y, color = 100 * r["clean"], 100 * r["worst"], colors[r["defense"]]
+            ax.errorbar(x, y, xerr=[[x - 100 * r["clean_low"]], [100 * r["clean_high"] - x]],
+                        yerr=[[y - 100 * r["worst_low"]], [100 * r["worst_high"] - y]], color=color,
+                        marker=markers[r["defense"]], markersize=6, capsize=2, linestyle="none", elinewidth=0.9)
+            if not (math.isnan(r["report_clean"]) or math.isnan(r["report_robust"])):
+                rx, ry = 100 * r["report_clean"], 100 * r["report_robust"]
+                ax.plot([rx], [ry], marker=markers[r["defense"]], markerfacecolor="none", color=color, markersize=7)
+                ax.plot([rx, x], [ry, y], ":", color=color, linewidth=0.8)
+            pts.append((x, y))
+            labels.append(str(names.index(r["defense"]) + 1))
+            cols_.append(color)
+        ax.plot([0, 100], [0, 100], color="grey", linewidth=0.5)
+        ax.set(xlim=(-3, 103), ylim=(-3, 103), xlabel="clean accuracy (%)", ylabel="worst-case robust (%)",
+               title=f"{dataset}, {norm_name(norm)} eps {eps:g}")
+        label_points(ax, pts, labels, cols_)
+    handles = [plt.Line2D([], [], color=colors[n], marker=markers[n], linestyle="none", label=f"{i + 1}  {n}")
+               for i, n in enumerate(names)]
+    handles += [plt.Line2D([], [], color="0.3", marker="o", markerfacecolor="none", linestyle=":",
+                           label="the report's claim (hollow), joined to ours")]
+    if title:
+        fig.suptitle(wrap(title, fig.get_figwidth(), 11), fontsize=11, fontweight="bold")
+    legend_in = 0.2 * math.ceil(len(handles) / 2) + 0.15   # the legend's height, in inches
+    fig.set_figheight(fig.get_figheight() + legend_in)
+    fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=9, frameon=False)
+    return fig

@@ -51,11 +51,29 @@ class Config(dict):
 
     @property
     def out_dir(self) -> Path:
-        return runtime.output_dir(self["report"], self["profile"])
+        """Where this run writes (see :func:`lib.runtime.output_dir`), with the run's stamp
+        (:mod:`lib.provenance`) written there on first use."""
+        path = runtime.output_dir(self["report"], self["profile"])
+        data = self.provenance
+        if self.__dict__.get("_stamped") != path:
+            from lib import provenance
+
+            provenance.write(path, data)
+            self.__dict__["_stamped"] = path
+        return path
+
+    @property
+    def provenance(self) -> dict:
+        """This run's stamp: run id, parameters, commit, date, versions, device, precision."""
+        if "_provenance" not in self.__dict__:
+            from lib import provenance
+
+            self.__dict__["_provenance"] = provenance.stamp(self)
+        return self.__dict__["_provenance"]
 
     def table(self) -> pd.DataFrame:
         """The parameters as a two-column table, for display at the top of a notebook."""
-        return pd.DataFrame({"parameter": list(self), "value": [repr(v) for v in self.values()]})
+        return pd.DataFrame({"value": [repr(v) for v in self.values()]}, index=pd.Index(list(self), name="parameter"))
 
 
 def reports() -> list[str]:
@@ -132,6 +150,11 @@ def resolve(report: str, profile: str | None = None, overrides: Mapping[str, Any
     check = getattr(module, "check", None)
     if check is not None:  # constraints between parameters, also before anything runs
         check(cfg)
+    if _in_kernel():  # a notebook's run starts here: show its stamp at the top of its outputs
+        from lib import provenance, tables
+
+        tables.show_whole()
+        provenance.announce(cfg.provenance)
     return cfg
 
 
@@ -143,6 +166,17 @@ def _check_precision(cfg: Config) -> None:
         precision.resolve(cfg["precision"], cfg.get("device"))
     except (ValueError, RuntimeError) as err:
         raise ConfigError(str(err)) from None
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (a notebook run), False in plain Python (the runner's checks)."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    return hasattr(get_ipython(), "kernel")
 
 
 def datasets_of(params: Mapping[str, Any]) -> list[str]:
@@ -194,12 +228,61 @@ def split_assignments(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, raw = item.partition("=")
         key = key.strip()
-        if not sep or not key.isidentifier():
-            raise ConfigError(f"parameter {item!r} is not of the form name=value")
+        if not sep or not all(part.isidentifier() for part in key.split(".")) or key.count(".") > 1:
+            raise ConfigError(f"parameter {item!r} is not of the form name=value (or report.name=value)")
         if key in out:
             raise ConfigError(f"parameter {key!r} is given twice")
         out[key] = raw
     return out
+
+
+def title_of(report: str) -> str:
+    """The notebook's title: the first level-1 heading of ``notebooks/<report>.py``."""
+    path = NOTEBOOK_DIR / f"{report}.py"
+    try:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("# # "):
+                return line[4:].strip()
+    except OSError:
+        pass
+    return report
+
+
+def report_source(report: str) -> str:
+    """The student report a notebook reproduces, as ``"title" (file)``; empty when none (or unknown)."""
+    import importlib
+
+    try:
+        ref = importlib.import_module(f"lib.reports.{report}.reference")
+    except ImportError:
+        return ""
+    title, file = getattr(ref, "TITLE", ""), getattr(ref, "FILE", "")
+    if not (title and file):  # else as its docstring names it: ("<title>", ``<file>``)
+        import re
+
+        found = re.search(r'"([^"]+)"[^`"]*``(\d{3}_\w+\.txt)``', " ".join((ref.__doc__ or "").split()))
+        title, file = (title or found.group(1), file or found.group(2)) if found else (title, file)
+    return (f'"{title}"' if title else "") + (f" ({file})" if file else "")
+
+
+def describe_text(report: str, width: int = 100) -> str:
+    """:func:`describe` as text wrapped to ``width`` columns: per parameter its name and type,
+    then its values in the three profiles, then its meaning."""
+    import textwrap
+
+    table = describe(report)
+    head = f"{report}: {title_of(report)}"
+    blocks = [textwrap.fill(head, width), ""]
+    for row in table.itertuples(index=False):
+        block = [textwrap.fill(f"{row.parameter}: {row.type}", width, subsequent_indent="    ")]
+        values = "; ".join(f"{p} {getattr(row, p)}" for p in PROFILE_NAMES)
+        block.append(textwrap.fill(values, width, initial_indent="    ", subsequent_indent="      "))
+        if row.meaning:
+            block.append(textwrap.fill(row.meaning, width, initial_indent="    ", subsequent_indent="    "))
+        blocks.append("\n".join(block))
+    blocks.append("\n" + textwrap.fill(f"Set one: make reproduce REPORTS={report} PARAMS=\"name=value ...\" "
+                                       f"(or {report}.name=value when several reports run)", width))
+    return "\n".join(blocks)
 
 
 def describe(report: str) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Run the report notebooks headlessly with papermill: ``make reproduce``.
 
-    python -m lib.runner [--profile smoke|quick|paper] [--reports ID ...] [--param NAME=VALUE ...]
+    .venv/bin/python -m lib.runner [--profile smoke|quick|paper] [--reports ID ...] [--param NAME=VALUE ...]
 
 (through the environment's Python, e.g. ``.venv/bin/python -m lib.runner``). ``make
 reproduce`` hands ``PROFILE``, ``REPORTS`` and ``PARAMS`` over in the environment
@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lib import cache, profiles, runtime
+from lib import cache, profiles, progress, provenance, runtime
 from lib.params import ConfigError, cost_note
 
 KERNEL_NAME = "adversarial-study"
@@ -65,8 +65,10 @@ def plan(profile: str | None, reports: Sequence[str] | None, params: dict[str, s
          overrides: dict[str, Any] | None = None, check_data: bool = True):
     """Validate everything up front; return ``(profile, [(report, typed overrides, Config)])``.
 
-    ``params`` are command-line texts (parsed per report by each parameter's spec),
-    ``overrides`` already-typed values; every override must be a parameter of every chosen report.
+    ``params`` are command-line texts ``{name: text}`` (parsed per report by each parameter's
+    spec), ``overrides`` already-typed values. A plain ``name`` goes to every chosen report that
+    declares it (at least one must), ``report.name`` to that report only (and wins over a plain
+    ``name`` there); :func:`route` says which report took what.
     """
     known = available()
     if reports is not None:
@@ -83,10 +85,12 @@ def plan(profile: str | None, reports: Sequence[str] | None, params: dict[str, s
     chosen.sort(key=profiles.run_last)
     if profile is None:
         profile = profiles.default_profile()
+    texts, _ = route(chosen, params or {})
+    values, _ = route(chosen, overrides or {})
     jobs = []
     for report in chosen:
-        typed = dict(overrides or {})
-        typed.update(profiles.parse_overrides(report, params or {}))
+        typed = dict(values[report])
+        typed.update(profiles.parse_overrides(report, texts[report]))
         jobs.append((report, typed, profiles.resolve(report, profile, typed)))
         note = cost_note(report, profile, profiles.profiles_of(report)[profile], typed)
         if note:
@@ -112,6 +116,56 @@ def _check_gathered(profile: str, jobs) -> None:
                               f"(make reproduce PROFILE={profile}) or name them in REPORTS too")
 
 
+def route(chosen: Sequence[str], items: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """Send each ``name`` / ``report.name`` of ``items`` to the reports that take it.
+
+    Returns ``({report: {name: value}}, {given key: [reports that took it]})``. A plain name no
+    chosen report declares, a ``report.name`` whose report is not chosen or has no such
+    parameter, is refused naming the reports that do declare it.
+    """
+    per: dict[str, dict[str, Any]] = {r: {} for r in chosen}
+    took: dict[str, list[str]] = {}
+    # Plain names first, so that a report-specific value replaces the plain one for its report.
+    for key in sorted(items, key=lambda k: "." in k):
+        target, dot, name = key.rpartition(".")
+        if dot:
+            if target not in chosen:
+                raise ConfigError(f"{key}: report {target!r} is not one of this run's reports {list(chosen)}")
+            if name not in profiles.specs_of(target):
+                raise ConfigError(f"unknown parameter {name!r} for {target!r} (in {key}); its parameters are "
+                                  f"{sorted(profiles.specs_of(target))}")
+            targets = [target]
+        else:
+            targets = [r for r in chosen if name in profiles.specs_of(r)]
+            if not targets:
+                declared = [r for r in available() if name in profiles.specs_of(r)]
+                where = f"only {declared} declare it" if declared else "no report declares it"
+                raise ConfigError(f"unknown parameter {name!r}: none of this run's reports {list(chosen)} "
+                                  f"takes it ({where}); `.venv/bin/python -m lib.runner --describe <report>` "
+                                  "lists a report's parameters")
+        for report in targets:
+            per[report][name] = items[key]
+        took[key] = targets
+    return per, took
+
+
+def routing_note(chosen: Sequence[str], params: dict[str, str]) -> list[str]:
+    """One line per given parameter: which reports took it, and which do not declare it."""
+    _, took = route(chosen, params)
+    lines = []
+    for key, targets in took.items():
+        if "." in key:
+            lines.append(f"  {key}: taken by {targets[0]} only")
+            continue
+        mine = [r for r in targets if f"{r}.{key}" not in params]
+        replaced = [r for r in targets if r not in mine]
+        others = [r for r in chosen if r not in targets]
+        lines.append(f"  {key}: taken by {', '.join(mine) or 'none'}"
+                     + (f" (replaced by a report-specific value in {', '.join(replaced)})" if replaced else "")
+                     + (f"; not declared by {', '.join(others)}" if others else ""))
+    return lines
+
+
 def _ensure_data(name: str) -> None:
     from lib import data
 
@@ -122,7 +176,8 @@ def _ensure_data(name: str) -> None:
 
 
 # --------------------------------------------------------------------------- running one
-def run_one(report: str, profile: str, overrides: dict[str, Any], *, log_output: bool = False) -> Path:
+def run_one(report: str, profile: str, overrides: dict[str, Any], *, log_output: bool = False,
+            launcher: str = "python -m lib.runner") -> Path:
     """Execute one notebook into a staging folder; on success swap it in for
     ``figures/<profile>/<report>/`` and return the executed notebook's path there."""
     import papermill as pm
@@ -136,9 +191,16 @@ def run_one(report: str, profile: str, overrides: dict[str, Any], *, log_output:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     executed = staging / f"{report}.ipynb"
-    old_env = os.environ.get("ADV_OUTPUT_DIR")
-    os.environ["ADV_OUTPUT_DIR"] = str(staging)  # the kernel inherits it: cfg.out_dir
+    run_id = provenance.new_run_id()
+    inputs = _inputs_of(report, profile)
+    # The kernel inherits these: cfg.out_dir is the staging folder, and its stamp has this run id.
+    kernel_env = {"ADV_OUTPUT_DIR": str(staging), provenance.RUN_ID_ENV: run_id,
+                  provenance.LAUNCHER_ENV: launcher}
+    if progress.enabled():  # the executed notebook is a file: a line per step, not a redrawn bar
+        kernel_env[progress.ENV] = "lines"
     bar = CellProgress(report, src)
+    old_env = {k: os.environ.get(k) for k in kernel_env}
+    os.environ.update(kernel_env)
     try:
         _in_worker(functools.partial(
             pm.execute_notebook, str(src), str(executed), parameters={"profile": profile, "overrides": overrides},
@@ -158,14 +220,43 @@ def run_one(report: str, profile: str, overrides: dict[str, Any], *, log_output:
         raise
     finally:
         bar.close()
-        if old_env is None:
-            os.environ.pop("ADV_OUTPUT_DIR", None)
-        else:
-            os.environ["ADV_OUTPUT_DIR"] = old_env
+        for key, value in old_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    _stamp_notebook(executed, staging, run_id, launched_by=launcher, **({} if inputs is None else {"inputs": inputs}))
     cache.make_readable(staging)
     _swap_in(staging, final_dir)
     failed.unlink(missing_ok=True)
     return final_dir / executed.name
+
+
+def _inputs_of(report: str, profile: str) -> dict[str, str | None] | None:
+    """For a notebook that reads the others' results (the summary): the run id of each one now."""
+    if not profiles.run_last(report):
+        return None
+    root = runtime.figures_dir() / profile
+    return {r: (provenance.read(root / r) or {}).get("run_id") for r in available() if r != report}
+
+
+def _stamp_notebook(executed: Path, staging: Path, run_id: str, **extra: Any) -> None:
+    """Put the run's stamp into the executed notebook's metadata, then seal the folder: the
+    SHA-256 of every file the run wrote, the executed notebook included, in provenance.json."""
+    import nbformat
+
+    stamp = provenance.read(staging)
+    stamp = stamp if stamp and stamp.get("run_id") == run_id else {"run_id": run_id}
+    stamp.update(extra, finished=provenance.now())
+    try:
+        nb = nbformat.read(executed, as_version=4)
+    except (OSError, ValueError, KeyError, AttributeError, nbformat.ValidationError, nbformat.reader.NotJSONError):
+        nb = None  # nothing papermill wrote (a stand-in in the tests): the folder is sealed all the same
+    if nb is not None:
+        nb.metadata[provenance.KEY] = stamp
+        with cache.atomic_path(executed) as tmp:
+            nbformat.write(nb, str(tmp))
+    provenance.seal(staging, stamp)
 
 
 class CellProgress:
@@ -174,8 +265,6 @@ class CellProgress:
 
     def __init__(self, report: str, notebook: Path):
         import nbformat
-
-        from lib.progress import progress
 
         nb = nbformat.read(notebook, as_version=4)
         self.report, self.section, sections, current = report, "", [], ""
@@ -188,7 +277,7 @@ class CellProgress:
                 sections.append(current)   # papermill injects its parameters cell right after this one
         self.sections = sections
         # nbclient starts every cell, Markdown included, plus papermill's injected one.
-        self.bar = progress(total=len(sections), desc=report, unit="cell", leave=False)
+        self.bar = progress.progress(total=len(sections), desc=report, unit="cell", leave=False)
 
     def on_cell_start(self, cell=None, cell_index: int | None = None, **_):
         if cell_index is not None and cell_index < len(self.sections) and self.sections[cell_index] != self.section:
@@ -358,6 +447,28 @@ def _describe_failure(err: Exception, failed: Path | None) -> NotebookFailed:
 
 
 # --------------------------------------------------------------------------- command line
+def listing(width: int = 100) -> str:
+    """Every notebook: its id, its title, the report it reproduces and its datasets per profile."""
+    import textwrap
+
+    blocks = []
+    for report in available():
+        lines = [f"{report}: {profiles.title_of(report)}"]
+        source = profiles.report_source(report)
+        if source:
+            lines.append(f"report: {source}")
+        for profile in ("quick", "paper"):
+            try:
+                names = profiles.datasets_of(profiles.resolve(report, profile))
+            except ConfigError as err:
+                names = [f"(cannot resolve: {err})"]
+            lines.append(f"datasets ({profile}): {', '.join(names) or 'none (reads the other notebooks)'}")
+        blocks.append("\n".join([textwrap.fill(lines[0], width, subsequent_indent="    ")]
+                                 + [textwrap.fill(line, width, initial_indent="    ", subsequent_indent="      ")
+                                    for line in lines[1:]]))
+    return "\n\n".join(blocks) + "\n\nParameters of one: .venv/bin/python -m lib.runner --describe <id>"
+
+
 def _from_env(args) -> None:
     """``make reproduce`` passes its variables in the environment: read them as plain text."""
     env = os.environ
@@ -373,7 +484,7 @@ def _from_env(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lib.runner",
+    parser = argparse.ArgumentParser(prog=".venv/bin/python -m lib.runner",
                                      description="Execute the report notebooks with papermill.")
     parser.add_argument("--profile", default=None,
                         help=f"one of {', '.join(profiles.PROFILE_NAMES)} (default: paper with a GPU, quick without)")
@@ -382,22 +493,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a parameter, repeatable; parsed by the parameter's declared type")
     parser.add_argument("--from-env", action="store_true",
                         help="also read ADV_PROFILE, ADV_REPORTS, ADV_PARAMS (how make passes them)")
-    parser.add_argument("--list", action="store_true", help="list the reports and exit")
+    parser.add_argument("--list", action="store_true", help="list the reports (title, report, datasets) and exit")
     parser.add_argument("--describe", metavar="REPORT", help="list a report's parameters and exit")
     parser.add_argument("--log-output", action="store_true", help="echo notebook output")
     args = parser.parse_args(argv)
     if args.list:
-        print("\n".join(available()))
+        print(listing(width=shutil.get_terminal_size((100, 24)).columns))
         return 0
-    progress: dict[str, Any] = {"done": [], "report": None, "since": time.time(), "root": None}
+    state: dict[str, Any] = {"done": [], "report": None, "since": time.time(), "root": None}
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGTERM, _terminate)   # `timeout`, a CI cancel: tidied up like Ctrl-C
     try:
-        return _main(args, progress)
+        return _main(args, state)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not cut the tidying short
         _stop_kernels()
-        print(_interrupted(progress), file=sys.stderr, flush=True)
+        print(_interrupted(state), file=sys.stderr, flush=True)
         return 130
     finally:
         for sig, handler in handlers.items():
@@ -408,13 +519,13 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt
 
 
-def _interrupted(progress: dict[str, Any]) -> str:
+def _interrupted(state: dict[str, Any]) -> str:
     """The one line Ctrl-C ends with: what this run finished and what was left as it was."""
-    report, root, done = progress["report"], progress["root"], list(progress["done"])
+    report, root, done = state["report"], state["root"], list(state["done"])
     if report is None:
         return "interrupted before any notebook ran: nothing was changed"
     final = root / report / f"{report}.ipynb"
-    if final.exists() and final.stat().st_mtime >= progress["since"] and report not in done:
+    if final.exists() and final.stat().st_mtime >= state["since"] and report not in done:
         done.append(report)   # interrupted just after its results were swapped in
         report = None
     kept = f"{', '.join(done)} finished and kept in {root}" if done else "no notebook finished"
@@ -422,32 +533,37 @@ def _interrupted(progress: dict[str, Any]) -> str:
     return f"interrupted: {kept}{stopped}"
 
 
-def _main(args, progress: dict[str, Any]) -> int:
+def _main(args, state: dict[str, Any]) -> int:
     try:
         runtime.resolve_environment()   # before the kernel: it runs in notebooks/
         if args.describe:
-            import pandas as pd
-
-            with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-                print(profiles.describe(args.describe).to_string(index=False))
+            print(profiles.describe_text(args.describe, width=shutil.get_terminal_size((100, 24)).columns))
             return 0
         if args.from_env:
             _from_env(args)
-        profile, jobs = plan(args.profile, args.reports, profiles.split_assignments(args.param))
+        params = profiles.split_assignments(args.param)
+        profile, jobs = plan(args.profile, args.reports, params)
+        notes = routing_note([r for r, _, _ in jobs], params)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"profile {profile!r}: {len(jobs)} notebook(s) -> {runtime.figures_dir() / profile}", flush=True)
-    progress["root"] = runtime.figures_dir() / profile
+    state["root"] = runtime.figures_dir() / profile
+    if notes:
+        print("parameters:\n" + "\n".join(notes), flush=True)
+    if os.environ.get("ADV_DRY_RUN", "").strip() not in ("", "0"):
+        print("ADV_DRY_RUN is set: everything is checked, nothing is run.")
+        return 0
+    launcher = "make reproduce" if args.from_env else "python -m lib.runner"
     summary = []
     for report, overrides, _ in jobs:
         t0 = time.perf_counter()
-        progress.update(report=report, since=time.time())
+        state.update(report=report, since=time.time())
         print(f"[{report}] running ...", flush=True)
         try:
-            path = run_one(report, profile, overrides, log_output=args.log_output)
+            path = run_one(report, profile, overrides, log_output=args.log_output, launcher=launcher)
             status = "ok"
-            progress["done"].append(report)
+            state["done"].append(report)
             print(f"[{report}] done in {time.perf_counter() - t0:.0f} s -> {path.parent}", flush=True)
         except NotebookFailed as err:  # report it whole, and go on with the others
             status = "failed"

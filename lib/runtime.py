@@ -14,6 +14,8 @@ a scratch disk can be used without editing code:
 An empty value means the default. A relative path is relative to the directory the user
 ran from: :func:`resolve_environment` makes every one absolute (and checks it) before a
 kernel starts, since the kernel runs in ``notebooks/``.
+A notebook run any other way (JupyterLab, plain papermill) writes into a scratch folder,
+``figures/<profile>/lab/<report>/``, never into what ``make reproduce`` owns.
 """
 from __future__ import annotations
 
@@ -60,10 +62,15 @@ def figures_dir() -> Path:
     return _env_path("ADV_FIGURES_DIR") or REPO_ROOT / "figures"
 
 
+#: The folder of interactive runs' outputs, inside each profile's: figures/<profile>/lab/<report>/.
+SCRATCH = "lab"
+
+
 def output_dir(report: str, profile: str) -> Path:
-    """Where a notebook writes its figures and tables, created on demand:
-    ``figures/<profile>/<report>/``, or the runner's staging folder while it runs one."""
-    path = _env_path("ADV_OUTPUT_DIR") or figures_dir() / profile / report
+    """Where a notebook writes its figures and tables, created on demand: the runner's staging
+    folder while it runs one (swapped in for ``figures/<profile>/<report>/`` on success), else
+    the scratch folder ``figures/<profile>/lab/<report>/`` (JupyterLab, papermill, tests)."""
+    path = _env_path("ADV_OUTPUT_DIR") or figures_dir() / profile / SCRATCH / report
     path.mkdir(parents=True, exist_ok=True)
     return path
 

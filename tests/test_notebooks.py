@@ -8,19 +8,24 @@ import sys
 import nbformat
 import pytest
 
-from lib import runner, runtime
+from lib import provenance, runner, runtime
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("report", runner.available())
 def test_notebook_runs_under_smoke(report, tmp_path, monkeypatch):
     monkeypatch.setenv("ADV_FIGURES_DIR", str(tmp_path / "figures"))
+    # Every figure is checked as it is saved (lib.readable): legends >= 8 pt, no overlapping text,
+    # and matplotlib's tight-layout warnings are errors.
+    monkeypatch.setenv("ADV_STRICT_FIGURES", "1")
     executed = runner.run_one(report, "smoke", {})
     assert executed == tmp_path / "figures" / "smoke" / report / f"{report}.ipynb"
     nb = nbformat.read(executed, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+    stamp = provenance.read(executed.parent)   # one run: the notebook's stamp seals its outputs
+    assert stamp and nb.metadata[provenance.KEY]["run_id"] == stamp["run_id"] and executed.name in stamp["files"]
     outputs = {p.suffix for p in executed.parent.iterdir()}
     assert ".png" in outputs and {".csv", ".md"} <= outputs, "figures and tables are saved"
     assert not list(executed.parent.glob(".*")), "no temporary files left behind"
@@ -50,6 +55,8 @@ def test_each_script_and_its_notebook_say_the_same(script):
 def test_source_notebooks_are_committed_without_outputs():
     for path in sorted(runner.profiles.NOTEBOOK_DIR.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
+            (f"{path.name} holds outputs (saved by an editor without the lab's pre-save hook): run `make notebooks`, "
+             "which syncs the pair and strips them")
         tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"

@@ -108,7 +108,8 @@ def test_overrides_apply_and_config_knows_its_output_dir(monkeypatch):
     monkeypatch.delenv("ADV_OUTPUT_DIR", raising=False)
     cfg = profiles.resolve("library_tour", "smoke", {"epochs": 3, "lr": 1})
     assert cfg.epochs == 3 and cfg.profile == "smoke" and cfg.lr == 1.0 and isinstance(cfg.lr, float)
-    assert cfg.out_dir == runtime.figures_dir() / "smoke" / "library_tour"
+    # Not run by the runner: a scratch folder, never what `make reproduce` owns.
+    assert cfg.out_dir == runtime.figures_dir() / "smoke" / "lab" / "library_tour"
     with pytest.raises(AttributeError, match="no parameter"):
         cfg.nothing  # noqa: B018
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lib import cache, lab, runner, runtime
+from lib import cache, runner, runtime
 
 
 @pytest.fixture
@@ -171,13 +171,3 @@ def test_leftovers_of_a_killed_run_are_cleaned(tmp_path, monkeypatch):
 def test_atomic_files_are_readable_by_others(tmp_path):
     path = cache.atomic_write_text("x", tmp_path / "a.txt")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
-
-
-# --------------------------------------------------------------------------- make lab
-def test_lab_as_root_allows_root_and_takes_extra_arguments():
-    argv = lab.command("--port 9999 --ServerApp.token='a b'", is_root=True)
-    assert argv[1:3] == ["lab", str(runtime.REPO_ROOT / "notebooks")]
-    assert argv[3:] == ["--allow-root", "--port", "9999", "--ServerApp.token=a b"]
-    assert lab.command("", is_root=False)[3:] == []
-    # Shell syntax stays text: it becomes arguments of jupyter, and no shell ever sees it.
-    assert lab.command("`touch x`; rm", is_root=False)[3:] == ["`touch", "x`;", "rm"]

@@ -61,19 +61,19 @@ _CIFAR10 = ((3, 32, 32), CIFAR10_CLASSES, (0.4914, 0.4822, 0.4465), (0.2470, 0.2
 DATASETS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo(
         "mnist", (1, 28, 28), MNIST_CLASSES, (0.1307,), (0.3081,),
-        "Offline: " + _MIRROR_HINT + " with its mnist/*.gz, then run `python -m lib.data fetch mnist`. "
+        "Offline: " + _MIRROR_HINT + " with its mnist/*.gz, then run `.venv/bin/python -m lib.data fetch mnist`. "
         "Online: `make data` (torchvision downloads it). Or copy torchvision's MNIST/raw folder "
         "(the four decompressed IDX files) to {root}/MNIST/raw.",
         display_name="MNIST", sizes=_MNIST_SIZES),
     "fashion_mnist": DatasetInfo(
         "fashion_mnist", (1, 28, 28), FASHION_CLASSES, (0.2860,), (0.3530,),
         "Offline: `apt-get install dataset-fashion-mnist` (Debian; it fills /usr/share/datasets/fashion-mnist), "
-        "then run `python -m lib.data fetch fashion_mnist` (or `make data-quick`). Online: `make data` "
+        "then run `.venv/bin/python -m lib.data fetch fashion_mnist` (or `make data-quick`). Online: `make data` "
         "(torchvision downloads it). Or copy torchvision's FashionMNIST/raw folder to {root}/FashionMNIST/raw.",
         display_name="Fashion-MNIST", sizes=_MNIST_SIZES),
     "cifar10": DatasetInfo(
         "cifar10", *_CIFAR10,
-        "Online only: run `make data` or `python -m lib.data fetch cifar10` on a machine with network access "
+        "Online only: run `make data` or `.venv/bin/python -m lib.data fetch cifar10` on a machine with network access "
         "(torchvision downloads cifar-10-batches-py into {root}), or copy torchvision's cifar-10-batches-py "
         "folder to {root}. Offline, use dataset=cifar10_jpeg instead: a JPEG (quality 75) copy from the data "
         "mirror, close to CIFAR-10 but not bit-exact.",
@@ -81,7 +81,7 @@ DATASETS: dict[str, DatasetInfo] = {
     "cifar10_jpeg": DatasetInfo(
         "cifar10_jpeg", *_CIFAR10,
         "It exists only in the data mirror, as cifar10-jpeg/cifar10-jpeg-q75.tar.gz (no download): "
-        + _MIRROR_HINT + ", then run `python -m lib.data fetch cifar10_jpeg` (or `make data`); the tar is "
+        + _MIRROR_HINT + ", then run `.venv/bin/python -m lib.data fetch cifar10_jpeg` (or `make data`); the tar is "
         "checked against its SHA-256 and decoded once into {root}/cifar10_jpeg/train.pt and test.pt. "
         "Or copy those two .pt files from another machine to {root}/cifar10_jpeg/.",
         display_name="CIFAR-10 (JPEG q75 copy)", sizes=_CIFAR_SIZES,

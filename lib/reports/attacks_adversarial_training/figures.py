@@ -20,7 +20,7 @@ def latent_figure(encoders: Mapping[str, nn.Module], knn: Mapping[str, nn.Module
     images after PGD through the latent distances at ``eps`` as crosses coloured by the class the
     1-NN rule now gives them, joined to where they started."""
     n_moved = min(n_moved, len(x))
-    fig, axes = plt.subplots(1, len(encoders), figsize=(7 * len(encoders), 5.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(encoders), figsize=(min(9.0, 3.9 * len(encoders) + 1.2), 4.6), squeeze=False)
     device = x.device
     for i, (ax, (name, model)) in enumerate(zip(axes[0], encoders.items())):
         runtime.seed_everything(seed)
@@ -30,9 +30,9 @@ def latent_figure(encoders: Mapping[str, nn.Module], knn: Mapping[str, nn.Module
         plots.latent_scatter(ax, z2.cpu(), y.cpu(), classes, moved=z2_m.cpu(), moved_from=z2[:n_moved].cpu(),
                              moved_labels=evaluate.predict(knn[name], x_m).cpu(), anchors=z2_r.cpu(),
                              anchor_labels=refs.y, legend=i == len(encoders) - 1,
-                             title=f"{name} (1-NN, PGD at eps {eps:g})")
+                             title=f"{name}: 1-NN, PGD at eps {eps:g}")
     if title:
-        fig.suptitle(title, fontweight="bold")
+        fig.suptitle(plots.wrap(title, fig.get_figwidth()), fontweight="bold")
     fig.tight_layout()
     return fig
 
@@ -47,7 +47,7 @@ def eot_figure(eot, *, title: str = "") -> plt.Figure:
                     marker="o", capsize=3, label=f"{label}, majority vote")
         ax.plot(part["eot"], 100 * part["expected"], "--", marker="s", label=f"{label}, expectation")
     ax.set_xscale("log", base=2)
-    ax.set(xlabel="noise draws per gradient (EOT)", ylabel="accuracy (%)", title=title)
-    ax.legend(fontsize=7)
+    ax.set(xlabel="noise draws per gradient (EOT)", ylabel="accuracy (%)", title=plots.wrap(title, 5.5))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig

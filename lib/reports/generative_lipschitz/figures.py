@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from lib.plots import PALETTE, latent_scatter, pca_2d, show_image
+from lib.plots import PALETTE, epoch_axis, latent_scatter, panel_width, pca_2d, show_image, wrap
 
 
 def _tile(images: torch.Tensor, nrow: int) -> np.ndarray:
@@ -49,16 +49,23 @@ def reconstructions(x: torch.Tensor, recon: torch.Tensor, *, title: str) -> plt.
     return fig
 
 
+_LOSS_NAMES = {"d_loss": "discriminator", "g_loss": "generator", "kl": "KL divergence", "loss": "loss (ELBO)"}
+
+
 def loss_curves(histories: Mapping[str, pd.DataFrame], columns: Sequence[str], *, title: str,
                 ylabel: str = "loss") -> plt.Figure:
     """Figure 5 and the GAN losses: one panel per model, one line per column, over epochs."""
-    fig, axes = plt.subplots(1, len(histories), figsize=(4.3 * len(histories), 3.3), squeeze=False)
+    fig, axes = plt.subplots(1, len(histories), figsize=(min(10.0, 3.4 * len(histories)), 3.3), squeeze=False)
     for ax, (name, h) in zip(axes[0], histories.items()):
         for col in columns:
-            ax.plot(h["epoch"], h[col], marker="o", label=col.replace("_", " "))
-        ax.set(xlabel="epoch", ylabel=ylabel, title=name)
+            ax.plot(h["epoch"], h[col], marker="o", label=_LOSS_NAMES.get(col, col.replace("_", " ")))
+        ax.set(xlabel="epoch", ylabel=ylabel, title=wrap(name, panel_width(ax)))
+        epoch_axis(ax, h["epoch"])
+        if len(h) == 1:  # one epoch: a point per loss, no curve to read
+            ax.text(0.5, 0.04, "one epoch in this profile", transform=ax.transAxes, ha="center", fontsize=8,
+                    color="0.35")
         ax.legend(fontsize=8)
-    fig.suptitle(title, fontweight="bold")
+    fig.suptitle(wrap(title, fig.get_figwidth()), fontweight="bold")
     fig.tight_layout()
     return fig
 
@@ -69,7 +76,7 @@ def latent_space(mu: torch.Tensor, y: torch.Tensor, classes: Sequence[str], *, t
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     handles = [ax.scatter([], [], color=c, s=20, label=n) for c, n in
                zip(sns.color_palette("tab10", len(classes)), classes)]
-    latent_scatter(ax, pts, y.cpu(), classes, title=title, legend=False)
+    latent_scatter(ax, pts, y.cpu(), classes, title=wrap(title, panel_width(ax)), legend=False)
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
@@ -81,10 +88,18 @@ def learning_curves(histories: Mapping[str, pd.DataFrame], *, title: str) -> plt
     for (name, h), color in zip(histories.items(), sns.color_palette(PALETTE, len(histories))):
         ax.plot(h["epoch"], 100 * (1 - h["train_acc"]), marker="o", color=color, label=f"{name}: train")
         ax.plot(h["epoch"], 100 * (1 - h["val_acc"]), marker="s", ls="--", color=color, label=f"{name}: validation")
-    ax.set(xlabel="epoch", ylabel="error (%)", title=title)
+    ax.set(xlabel="epoch", ylabel="error (%)", title=wrap(title, panel_width(ax)))
+    epoch_axis(ax, [e for h in histories.values() for e in h["epoch"]])
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _two_lines(name: str, width: int = 11) -> str:
+    """A class name whole (never cut: "Ankle boot", not "Ankle boo"), on at most two lines."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(name, width)[:2]) if len(name) > width else name
 
 
 @torch.no_grad()
@@ -93,13 +108,13 @@ def attack_rows(model, rows: Mapping[str, torch.Tensor], x: torch.Tensor, y: tor
     """Figures 17-18: one row per input kind (clean, CW, FGSM), the predicted label above each
     image (red when wrong) and, for attacked rows, the L2 distortion."""
     n = len(y)
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.35 * n, 1.75 * len(rows) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.35 * n, 2.0 * len(rows) + 0.4), squeeze=False)
     for r, (name, imgs) in enumerate(rows.items()):
         pred = model(imgs).argmax(1)
         for i in range(n):
             wrong = int(pred[i]) != int(y[i])
             d = float((imgs[i] - x[i]).norm())
-            label = classes[int(pred[i])][:10] + (f"\nL2 {d:.2f}" if name != "clean" else "\n")
+            label = _two_lines(classes[int(pred[i])]) + (f"\nL2 {d:.2f}" if name != "clean" else "")
             show_image(axes[r, i], imgs[i].cpu(), label, color="crimson" if wrong else "black")
         axes[r, 0].set_ylabel(name, fontsize=10)
         axes[r, 0].axis("on")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from lib import runtime, stats, verdicts
+from lib import plots, runtime, stats, verdicts
 from lib import summary as lib_summary
 
 MISSING_HINT = "make reproduce PROFILE={profile} REPORTS={report}"
@@ -104,38 +104,6 @@ def verdict_counts(claims: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure(defenses: pd.DataFrame, *, title: str = "") -> plt.Figure:
-    """Clean against worst-case robust accuracy (%), one panel per dataset and threat model,
-    95 % intervals on both axes; the report's claimed (clean, robust) pair as a hollow marker
-    joined to ours by a dotted line where the report gives both numbers."""
-    data = defenses[defenses["worst"].notna()] if len(defenses) else defenses
-    panels = list(dict.fromkeys(zip(data["dataset"], data["norm"], data["eps"]))) if len(data) else []
-    cols = max(1, min(4, len(panels)))
-    rows = max(1, math.ceil(len(panels) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
-    for ax in axes.flat[len(panels):]:
-        ax.axis("off")
-    if not panels:
-        axes[0, 0].axis("off")
-        axes[0, 0].text(0.5, 0.5, "no report tables in this profile yet", ha="center", va="center")
-    markers = "osD^vP*Xh<>"
-    for ax, (dataset, norm, eps) in zip(axes.flat, panels):
-        part = data[(data["dataset"] == dataset) & (data["norm"] == norm) & (data["eps"] == eps)]
-        for i, (_, r) in enumerate(part.iterrows()):
-            x, y = 100 * r["clean"], 100 * r["worst"]
-            line = ax.errorbar(x, y, xerr=[[x - 100 * r["clean_low"]], [100 * r["clean_high"] - x]],
-                               yerr=[[y - 100 * r["worst_low"]], [100 * r["worst_high"] - y]],
-                               marker=markers[i % len(markers)], capsize=2, linestyle="none",
-                               label=f"{r['defense']}")
-            if not (math.isnan(r["report_clean"]) or math.isnan(r["report_robust"])):
-                rx, ry = 100 * r["report_clean"], 100 * r["report_robust"]
-                color = line[0].get_color()
-                ax.plot([rx], [ry], marker=markers[i % len(markers)], markerfacecolor="none", color=color)
-                ax.plot([rx, x], [ry, y], ":", color=color, linewidth=0.8)
-        ax.plot([0, 100], [0, 100], color="grey", linewidth=0.5)
-        ax.set(xlim=(-2, 102), ylim=(-2, 102), xlabel="clean accuracy (%)", ylabel="worst-case robust (%)",
-               title=f"{dataset}, L{'inf' if norm == 'inf' else '2'} eps {eps:g}")
-        ax.legend(fontsize=6, loc="upper left")
-    if title:
-        fig.suptitle(f"{title}\n(filled: ours with 95 % intervals; hollow: the report's claim)", fontsize=10)
-    fig.tight_layout()
-    return fig
+    """Clean against worst-case robust accuracy (%), one panel per dataset and threat model
+    (:func:`lib.plots.clean_vs_robust`: one legend, numbered points, the report's claims hollow)."""
+    return plots.clean_vs_robust(defenses, title=title)
