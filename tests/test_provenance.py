@@ -8,7 +8,7 @@ import json
 import nbformat
 import pytest
 
-from lib import handin, profiles, provenance, runner, runtime
+from lib import handin, precision, profiles, provenance, runner, runtime
 from lib.params import ConfigError
 
 
@@ -20,7 +20,8 @@ def test_a_stamp_says_everything_about_the_run(monkeypatch):
     for key in ("run_id", "report", "profile", "parameters", "commit", "dirty", "date", "versions", "device",
                 "precision", "launched_by"):
         assert key in stamp, key
-    assert stamp["parameters"]["epochs"] == 2 and stamp["profile"] == "smoke" and stamp["precision"] == "fp32"
+    assert stamp["parameters"]["epochs"] == 2 and stamp["profile"] == "smoke"
+    assert stamp["precision"] == str(precision.resolve("auto", "cpu"))     # what the run computes in
     assert stamp["versions"]["torch"] and stamp["device"].startswith("cpu")
     assert stamp["launched_by"].startswith("interactive")
     json.dumps(stamp)  # all of it JSON
@@ -28,10 +29,12 @@ def test_a_stamp_says_everything_about_the_run(monkeypatch):
 
 def test_precision_comes_from_the_config_then_the_environment(monkeypatch):
     monkeypatch.delenv(provenance.PRECISION_ENV, raising=False)
-    assert provenance.precision_of({}) == "fp32"
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
+    assert provenance.precision_of({"device": "cpu"}).startswith("fp32 on cpu")        # auto, no native bf16
     monkeypatch.setenv(provenance.PRECISION_ENV, "bf16")
-    assert provenance.precision_of({}) == "bf16"
-    assert provenance.precision_of({"precision": "auto"}) == "auto"
+    assert provenance.precision_of({"device": "cpu"}).startswith("bf16 on cpu")        # the variable overrides auto
+    assert provenance.precision_of({"precision": "fp32", "device": "cpu"}).startswith("fp32")  # a parameter beats it
+    assert provenance.precision_of({"precision": "fp16", "device": "cpu"}) == "fp16"  # not possible here: as asked
 
 
 def test_the_runners_run_id_is_taken_and_an_interactive_run_writes_to_the_scratch_folder(monkeypatch):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lib import profiles
+from lib import profiles, runtime
 
 REPORT = "library_tour"
 # Smaller than smoke where it costs time, but every number still moves with the random starts.
@@ -51,7 +51,8 @@ def _run(checkpoints: Path, figures: Path) -> dict[str, bytes]:
     proc = _start(checkpoints, figures)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out.decode()[-3000:]
-    return {p.name: p.read_bytes() for p in sorted((figures / "smoke" / REPORT).glob("*.csv"))}
+    # Run outside the runner, the notebook writes into the scratch folder (runtime.SCRATCH).
+    return {p.name: p.read_bytes() for p in sorted((figures / "smoke" / runtime.SCRATCH / REPORT).glob("*.csv"))}
 
 
 @pytest.mark.notebook

@@ -76,7 +76,8 @@ def test_an_empty_path_means_the_default(monkeypatch, tmp_path):
         monkeypatch.setenv(name, "  ")
     assert runtime.figures_dir() == runtime.REPO_ROOT / "figures"
     assert runtime.data_dir() == runtime.REPO_ROOT / "data"
-    assert runtime.output_dir("library_tour", "smoke") == runtime.REPO_ROOT / "figures" / "smoke" / "library_tour"
+    assert runtime.output_dir("library_tour", "smoke") == \
+        runtime.REPO_ROOT / "figures" / "smoke" / runtime.SCRATCH / "library_tour"
     runtime.resolve_environment()
     assert "ADV_FIGURES_DIR" not in os.environ and "ADV_DATA_DIR" not in os.environ
 
