@@ -34,6 +34,10 @@ the interval lies inside the margin.
 Gates (:class:`Requirement`): a claim about a defense is judged only when the models behind it
 reach the report's own baseline within a stated margin (:func:`baseline`); a failed gate makes
 the claim "cannot be judged" with the gate's reason, and keeps it out of the Holm family.
+A *budget* gate (:func:`budget`: the model trained with less than the report's budget) is
+one-sided: falling short of the report may be the budget's doing, so it blocks only a "does
+not hold" whose effect is negative (ours below the report's number, or A below B); reaching
+the report's number with less, or beating it by more than the margin, is judged as usual.
 
 Our own findings about a report (a contradiction between its tables, a missing control) are
 :class:`Observation` s, in their own table; they are never counted as the report's claims.
@@ -120,6 +124,19 @@ class Requirement:
     what: str
     passed: bool
     detail: str
+    blocks: str = "any"   # "any": a failed gate blocks every verdict; "short": only a shortfall (see budget)
+
+    def __post_init__(self):
+        if self.blocks not in ("any", "short"):
+            raise ValueError(f"a requirement blocks 'any' verdict or only a 'short'fall, got {self.blocks!r}")
+
+
+def budget(what: str, passed: bool, detail: str) -> Requirement:
+    """A one-sided gate for a model trained with less than the report's budget (fewer epochs,
+    images or width): when it fails, a "does not hold" with a negative effect (ours short of the
+    report) becomes "cannot be judged", since the shortfall may be the budget's; "holds" and a
+    "does not hold" by excess stand."""
+    return Requirement(what, bool(passed), detail, blocks="short")
 
 
 def baseline(model: str, quantity: str, ours: float, report: float, margin: float, *,
@@ -292,7 +309,7 @@ def judge(claims: Sequence[Claim], alpha: float = ALPHA, power: float = POWER) -
         seen.add((c.report, c.id))
     results = []
     for c in claims:
-        failed = [g for g in c.gate if not g.passed]
+        failed = [g for g in c.gate if not g.passed and g.blocks == "any"]
         why_not = ("; ".join(g.detail for g in failed) if failed
                    else ("" if c.data is not None else "not measured in this run"))
         r = _test(c) if c.data is not None else {}
@@ -314,9 +331,13 @@ def judge(claims: Sequence[Claim], alpha: float = ALPHA, power: float = POWER) -
             fields["p_raw"] = float(r["p_raw"]) if not why_not else math.nan
         if not why_not:
             fields["verdict"] = decide(fields["p_holm"], r["if_significant"], alpha)
-            if fields["verdict"] == UNJUDGED:
+            short = [g for g in c.gate if not g.passed and g.blocks == "short"]
+            if short and fields["verdict"] == FAILS and r["effect"] < 0:
+                fields.update(verdict=UNJUDGED, why_not="; ".join(g.detail for g in short) +
+                              " (falling short of the report may be the smaller budget's doing)")
+            elif fields["verdict"] == UNJUDGED:
                 fields["n_to_decide"] = _n_to_decide(c, r, float(thresholds[i]), power)
-        fields["evidence"] = _evidence(c, r, fields, why_not)
+        fields["evidence"] = _evidence(c, r, fields, fields["why_not"])
         out.append(dataclasses.replace(c, **fields))
     return out
 
@@ -415,6 +436,7 @@ def reports_dir() -> Path:
 
 __all__ = ["ALPHA", "CLAIM_COLUMNS", "DEFAULT_MARGIN", "EQUIVALENCE", "FAILS", "HOLDS", "KINDS", "NOT_BETTER",
            "OBSERVATION_COLUMNS", "SUPERIORITY", "UNJUDGED", "VALUE", "Claim", "Comparison", "Count",
-           "Observation", "Paired", "Quote", "Requirement", "baseline", "claims_table", "clean_baseline", "condition",
+           "Observation", "Paired", "Quote", "Requirement", "baseline", "budget", "claims_table", "clean_baseline",
+           "condition",
            "decide", "format_effect", "judge", "normalise", "observations_table", "quote_found", "reports_dir",
            "study_wide"]

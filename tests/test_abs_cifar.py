@@ -239,8 +239,11 @@ def test_claims_are_judged_when_the_models_reach_the_report():
     assert judged["abs_more_robust_0.1"].verdict == lib_verdicts.HOLDS
     assert judged["abs_poor_classifier"].verdict == lib_verdicts.HOLDS
     assert judged["abs_more_robust_0.1"].test.startswith("exact McNemar")
-    # Clean accuracies: only for models trained as the report did (the smoke profile is not).
-    assert judged["abs_clean"].verdict == lib_verdicts.UNJUDGED and "25" in judged["abs_clean"].why_not
+    # Clean accuracies of models trained with less than the report (a budget gate): judged unless
+    # ours falls short, which the smaller budget may explain.
+    clean = judged["abs_clean"]
+    short = clean.effect < 0 and clean.if_significant == lib_verdicts.FAILS
+    assert ("25" in clean.why_not and clean.verdict == lib_verdicts.UNJUDGED) if short else clean.why_not == ""
     weak = {c.id: c for c in lib_verdicts.judge(verdicts.claims(_fake_run("cifar10_jpeg", strong=False)))}
     assert weak["abs_robust_worst_0.3"].verdict == lib_verdicts.UNJUDGED and weak["abs_robust_worst_0.3"].effect == 0
     assert weak["abs_robust_worst_0.3"].n_to_decide == float("inf")

@@ -434,10 +434,10 @@ def test_claims_are_judged_by_the_rule_of_their_kind():
     assert -0.05 < eq.low and eq.high < 0.05 and "TOST" in eq.test
     assert judged["noise_not_enough_noise_after_conv1_0.05"].verdict == holds
     assert judged["attacked_closer"].verdict == holds and judged["fgsm_crosses_clusters"].verdict == holds
-    # Clean accuracies only for models trained as the report did (smoke is not).
-    assert judged["base_clean"].verdict == lib_verdicts.UNJUDGED and "crop / flip" in judged["base_clean"].why_not
-    assert "contrastive model trained as the report" not in judged["nn_clean"].why_not
-    assert "fine-tuned" in judged["nn_clean"].why_not
+    # A clean accuracy of a model trained otherwise than the report (a budget gate) is still judged;
+    # only a shortfall would be set aside.
+    assert judged["base_clean"].why_not == "" and "TOST" in judged["base_clean"].test
+    assert judged["nn_clean"].why_not == ""      # fine-tuned, yet reaching the number: judged
     # One Holm family: the adjusted p-values are never below the raw ones.
     tested = [c for c in judged.values() if c.test and not c.why_not]
     assert tested and all(c.p_holm >= c.p_raw for c in tested)

@@ -352,7 +352,9 @@ def test_claims_are_judged_when_the_models_reach_the_report():
 
 def test_the_gates_on_training_and_on_the_lipschitz_classifier():
     judged = _judged(_fake_run(n_train=12000))
-    assert judged["fashion_clean"].verdict == UNJUDGED and "training images" in judged["fashion_clean"].why_not
+    # Trained on fewer images than the report (a budget gate): reaching its number still holds, and
+    # beating it by more than the margin still does not; only a shortfall could be the budget's.
+    assert judged["fashion_clean"].verdict == HOLDS and judged["cifar_clean"].verdict == FAILS
     weak = _judged(_fake_run(lip_clean=0.5))
     c = weak["fashion_lipschitz_works_1"]
     assert c.verdict == UNJUDGED and "Lipschitz Fashion-MNIST classifier's clean accuracy" in c.why_not

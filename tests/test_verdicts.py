@@ -107,6 +107,26 @@ def test_value_claims(k, n, value, verdict):
         assert c.p_raw == pytest.approx(hand, rel=1e-6)
 
 
+def test_a_budget_gate_blocks_only_a_shortfall():
+    short = verdicts.budget("trained as the report", False, "5 epochs, the report 25")
+    met = verdicts.budget("trained as the report", True, "25 epochs")
+    below, inside, above = Count(250, 1000), Count(455, 1000), Count(650, 1000)
+    judged = verdicts.judge([claim("below", VALUE, below, value=0.45, gate=(short,)),
+                             claim("inside", VALUE, inside, value=0.45, gate=(short,)),
+                             claim("above", VALUE, above, value=0.45, gate=(short,)),
+                             claim("below-met", VALUE, below, value=0.45, gate=(met,))])
+    by_id = {c.id: c for c in judged}
+    assert by_id["below"].verdict == UNJUDGED and "budget" in by_id["below"].why_not
+    assert by_id["inside"].verdict == HOLDS          # the number is reached with less
+    assert by_id["above"].verdict == FAILS           # beaten by more than the margin with less
+    assert by_id["below-met"].verdict == FAILS       # trained as the report: a shortfall counts
+    hard = verdicts.condition("real data", False, "synthetic")
+    (c,) = verdicts.judge([claim("hard", VALUE, inside, value=0.45, gate=(short, hard))])
+    assert c.verdict == UNJUDGED and c.why_not == "synthetic"
+    with pytest.raises(ValueError, match="blocks"):
+        verdicts.Requirement("x", False, "y", blocks="some")
+
+
 def test_holm_runs_within_each_report_and_over_tested_claims_only():
     strong, weak = flags(50, 30, 8, 112), flags(50, 18, 7, 125)
     gate = (verdicts.condition("real data", False, "synthetic stand-in data"),)

@@ -34,6 +34,7 @@ from lib.verdicts import (
     Observation,
     Paired,
     Requirement,
+    budget,
     clean_baseline,
     condition,
     format_effect,
@@ -52,15 +53,15 @@ def _gates(run: Run) -> dict[str, tuple[Requirement, ...]]:
     real = condition("CIFAR-10 data", not cfg["dataset"].startswith("synthetic"),
                      f"{run.ctx.title} is a synthetic stand-in, not CIFAR-10")
     full = cfg["n_train"] >= ref.REPORT_N_TRAIN
-    budget = f"on {cfg['n_train']:,} training images (report {ref.REPORT_N_TRAIN:,})"
+    on = f"on {cfg['n_train']:,} training images (report {ref.REPORT_N_TRAIN:,})"
     dla_ok = full and cfg["dla_epochs"] >= ref.REPORT_EPOCHS and cfg["dla_width"] == 1
     abs_ok = full and cfg["vae_epochs"] >= ref.REPORT_EPOCHS
     trained = {
-        "SimpleDLA": condition("SimpleDLA trained as the report", dla_ok,
-                               f"SimpleDLA trained {cfg['dla_epochs']} epochs (report {ref.REPORT_EPOCHS}) {budget} at "
-                               f"width {cfg['dla_width']:g}"),
-        "ABS": condition("ABS trained as the report", abs_ok,
-                         f"the class VAEs trained {cfg['vae_epochs']} epochs (report {ref.REPORT_EPOCHS}) {budget}")}
+        "SimpleDLA": budget("SimpleDLA trained as the report", dla_ok,
+                            f"SimpleDLA trained {cfg['dla_epochs']} epochs (report {ref.REPORT_EPOCHS}) {on} at "
+                            f"width {cfg['dla_width']:g}"),
+        "ABS": budget("ABS trained as the report", abs_ok,
+                      f"the class VAEs trained {cfg['vae_epochs']} epochs (report {ref.REPORT_EPOCHS}) {on}")}
     counts = clean_counts(run)
     base = tuple(clean_baseline(m, *counts[m], ref.REPORT_CLEAN[REPORT_NAME[m]] / 100) for m in MODELS)
     return {"data": (real,), "ABS trained": (real, trained["ABS"]), "SimpleDLA trained": (real, trained["SimpleDLA"]),

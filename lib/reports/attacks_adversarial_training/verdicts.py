@@ -68,14 +68,14 @@ def _gates(run: Run) -> dict[str, tuple[Requirement, ...]]:
     cfg = run.cfg
     real = lv.condition("CIFAR-10 data", run.ctx.real, f"{run.title} is a synthetic stand-in, not CIFAR-10")
     recipe = cfg["augment"] == "crop_flip" and cfg["n_train"] >= ref.REPORT_N_TRAIN
-    as_report = lv.condition("base model trained as the report", recipe,
+    as_report = lv.budget("base model trained as the report", recipe,
                           f"the base model trained {'with' if cfg['augment'] else 'without'} the report's crop / flip "
                           f"augmentation, on {cfg['n_train'] - cfg['n_val']:,} of {cfg['n_train']:,} training images "
                           f"(report: with it, on its {ref.REPORT_N_TRAIN:,})")
     nn_recipe = (not cfg["finetune"] and cfg["contrastive_weight"] == ref.REPORT_CONTRASTIVE_WEIGHT
                  and cfg["n_train"] >= ref.REPORT_N_TRAIN)
     how = "fine-tuned from the base model" if cfg["finetune"] else "trained"
-    nn_as_report = lv.condition("contrastive model trained as the report", nn_recipe,
+    nn_as_report = lv.budget("contrastive model trained as the report", nn_recipe,
                              f"the contrastive model {how} with eq. (5) at weight {cfg['contrastive_weight']:g} "
                              f"on {cfg['n_train']:,} training images (report: from scratch, weight "
                              f"{ref.REPORT_CONTRASTIVE_WEIGHT:g}, {ref.REPORT_N_TRAIN:,})")

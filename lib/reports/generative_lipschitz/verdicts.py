@@ -51,6 +51,7 @@ from lib.verdicts import (
     Paired,
     Requirement,
     baseline,
+    budget,
     clean_baseline,
     condition,
     format_effect,
@@ -81,9 +82,9 @@ def _gates(run: Run, role: str) -> dict[str, tuple[Requirement, ...]]:
     numbers), "plain" (the plain classifier at the report's accuracy) and "defense" (both)."""
     cfg, t = run.ctx.cfg, run.tasks[role]
     real = condition(f"{t.label} data", run.ctx.real(role), f"{t.dataset} is a synthetic stand-in, not {t.label}")
-    full = condition(f"{t.label} classifier trained as the report", cfg["n_train"] is None,
-                     f"the classifiers trained on {t.n_train:,} of the {ref.REPORT_N_TRAIN[role]:,} training images "
-                     f"(the report: all of them)")
+    full = budget(f"{t.label} classifier trained as the report", cfg["n_train"] is None,
+                  f"the classifiers trained on {t.n_train:,} of the {ref.REPORT_N_TRAIN[role]:,} training images "
+                  f"(the report: all of them)")
     plain, lip = t.models.plain.correct, t.models.lipschitz.correct
     base = clean_baseline(f"plain {t.label} classifier", int(plain.sum()), len(plain), t.report_accuracy)
     lip_base = baseline(f"Lipschitz {t.label} classifier", "clean accuracy (%) against the report's plain classifier",

@@ -88,13 +88,13 @@ def gates(s: Settings, t: Transfer, r: Reconstruction, mnist_rmse: float | None)
         and s.vae_filters is None and s.vae_dec_filters is None and s.vae_hidden is None
     widths = lambda *w: "Table 6's widths" if all(v is None for v in w) else "narrowed layers"  # noqa: E731
     trained = (
-        lv.condition("classifier trained as the report", clf_ok,
-                     f"classifier trained {s.clf_epochs} epochs at batch {s.clf_batch_size} on {data}, "
-                     f"{widths(s.clf_filters, s.clf_hidden)} (report, Table 1: {epochs} epochs, batch {batch})"),
-        lv.condition("CVAE trained as the report", vae_ok,
-                     f"CVAE trained {s.vae_epochs} epochs at batch {s.vae_batch_size}, z {s.z_dim}, on {data}, "
-                     f"{widths(s.vae_filters, s.vae_dec_filters, s.vae_hidden)} (report, Table 2: {vae_epochs} "
-                     f"epochs, batch {vae_batch}, z {z})"))
+        lv.budget("classifier trained as the report", clf_ok,
+                  f"classifier trained {s.clf_epochs} epochs at batch {s.clf_batch_size} on {data}, "
+                  f"{widths(s.clf_filters, s.clf_hidden)} (report, Table 1: {epochs} epochs, batch {batch})"),
+        lv.budget("CVAE trained as the report", vae_ok,
+                  f"CVAE trained {s.vae_epochs} epochs at batch {s.vae_batch_size}, z {s.z_dim}, on {data}, "
+                  f"{widths(s.vae_filters, s.vae_dec_filters, s.vae_hidden)} (report, Table 2: {vae_epochs} "
+                  f"epochs, batch {vae_batch}, z {z})"))
     name = f"classifier {'B' if d == 'cifar10' else 'A'}"
     clf = lv.clean_baseline(name, int(t.clean["no_defense"].sum()), n, acc / 100)
     puvae = lv.clean_baseline("PuVAE", int(t.clean["puvae"].sum()), n, ref.REPORT_TABLES[d]["none"][1] / 100)
