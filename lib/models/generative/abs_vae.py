@@ -118,6 +118,7 @@ class VAETrainConfig:
     lr: float = 3e-3
     beta: float = 1.0
     seed: int = 0
+    decay: bool = False     # cosine decay of the learning rate to 0 over the run (the original: constant)
 
 
 def _per_class(train: ImageData, k: int) -> list[torch.Tensor]:
@@ -149,6 +150,7 @@ def fit_class_vaes(model: ClassVAEs, train: ImageData, cfg: VAETrainConfig, *, n
     n_c = min(len(g) for g in groups)
     steps = max(1, math.ceil(n_c / cfg.batch_size))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps) if cfg.decay else None
     gen = torch.Generator().manual_seed(cfg.seed)
     history = []
     model.train()
@@ -165,6 +167,8 @@ def fit_class_vaes(model: ClassVAEs, train: ImageData, cfg: VAETrainConfig, *, n
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             total += loss.item()
         history.append({"epoch": epoch + 1, "loss": total / steps / model.num_classes,
                         "seconds": time.perf_counter() - t0})

@@ -84,11 +84,13 @@ def prepare(cfg: Mapping, device) -> Context:
 
 
 # --------------------------------------------------------------------------- models
-def train_config(cfg: Mapping, epochs: int | None = None) -> train.TrainConfig:
-    """SGD with momentum and a cosine schedule (the report: SGD with a learning-rate schedule)."""
+def train_config(cfg: Mapping, epochs: int | None = None, lr: float | None = None) -> train.TrainConfig:
+    """Nesterov SGD with a warm-up then a decay (the report: SGD with a learning-rate schedule), the
+    profile's augmentation and weight averaging; ``epochs`` / ``lr`` of a defended model."""
     return train.TrainConfig(epochs=epochs or cfg["epochs"], batch_size=cfg["batch_size"], optimizer="sgd",
-                             lr=cfg["lr"], momentum=0.9, weight_decay=cfg["weight_decay"],
-                             scheduler="cosine", augment=cfg["augment"], seed=cfg["seed"])
+                             lr=lr or cfg["lr"], momentum=0.9, weight_decay=cfg["weight_decay"],
+                             scheduler=cfg["schedule"], warmup=cfg["warmup"], ema=cfg["ema"],
+                             augment=cfg["augment"], seed=cfg["seed"])
 
 
 def make_model(ctx: Context, noise: str | None = None, init: nn.Module | None = None) -> nn.Module:
@@ -121,8 +123,9 @@ def _start(ctx: Context, base_fit: train.FitResult) -> tuple[nn.Module | None, s
 def _fit_defended(ctx: Context, base_fit: train.FitResult, name: str, epochs: int, *,
                   noise: str | None = None, **kwargs) -> nn.Module:
     init, tag, key = _start(ctx, base_fit)
-    fit = train.fit(make_model(ctx, noise=noise, init=init), ctx.tune, train_config(ctx.cfg, epochs),
-                    name=f"{REPORT}-{name}-{tag}", val=ctx.val, device=ctx.device, init_key=key, **kwargs)
+    fit = train.fit(make_model(ctx, noise=noise, init=init), ctx.tune,
+                    train_config(ctx.cfg, epochs, ctx.cfg["tune_lr"]), name=f"{REPORT}-{name}-{tag}",
+                    val=ctx.val, device=ctx.device, init_key=key, **kwargs)
     return fit.model.eval()
 
 
