@@ -100,7 +100,7 @@ def test_report_specific_fractions_and_per_dataset_values():
         profiles.resolve("puvae_detector", "smoke", {"datasets": ["mnist", "svhn"]})
     with pytest.raises(profiles.ConfigError, match="contrastive_weight must be a finite number >= 0"):
         profiles.resolve("attacks_adversarial_training", "smoke", {"contrastive_weight": -1.0})
-    with pytest.raises(profiles.ConfigError, match="augment must be one of 'crop_flip' or None"):
+    with pytest.raises(profiles.ConfigError, match="augment must be one of 'crop_flip', 'flip_translate' or None"):
         profiles.resolve("attacks_adversarial_training", "smoke", {"augment": "mixup"})
 
 

@@ -51,14 +51,15 @@ def prepare(cfg: Mapping, device) -> Context:
 
 # --------------------------------------------------------------------------- models
 def fit_dla(ctx: Context) -> train.FitResult:
-    """SimpleDLA with kuangliu/pytorch-cifar's recipe (SGD 0.1, momentum 0.9, weight decay 5e-4,
-    cosine, batch 128), ``dla_epochs`` epochs (the report: 25)."""
+    """SimpleDLA, ``dla_epochs`` epochs (the report: 25) of Nesterov SGD (momentum 0.9, weight
+    decay 5e-4) with the profile's batch, peak learning rate, warm-up, decay, weight average and
+    augmentation (the paper profile: kuangliu/pytorch-cifar's recipe, the report's)."""
     cfg = ctx.cfg
     runtime.seed_everything(cfg["seed"])
     model = models.build("simple_dla", dataset=cfg["dataset"], width=cfg["dla_width"])
-    tc = train.TrainConfig(epochs=cfg["dla_epochs"], batch_size=128, optimizer="sgd", lr=cfg["dla_lr"],
-                           momentum=0.9, weight_decay=5e-4, scheduler="cosine", augment=cfg["augment"],
-                           seed=cfg["seed"])
+    tc = train.TrainConfig(epochs=cfg["dla_epochs"], batch_size=cfg["dla_batch"], optimizer="sgd", lr=cfg["dla_lr"],
+                           momentum=0.9, weight_decay=5e-4, scheduler=cfg["dla_schedule"], warmup=cfg["dla_warmup"],
+                           ema=cfg["dla_ema"], augment=cfg["augment"], seed=cfg["seed"])
     return train.fit(model, ctx.train, tc, name=f"{REPORT}-dla", device=ctx.device)
 
 
@@ -68,7 +69,7 @@ def fit_vaes(ctx: Context) -> tuple[ClassVAEs, dict]:
     runtime.seed_everything(cfg["seed"])
     vaes = ClassVAEs(ctx.test.num_classes, latent=cfg["vae_latent"], width=cfg["vae_width"])
     tc = VAETrainConfig(epochs=cfg["vae_epochs"], batch_size=128, lr=cfg["vae_lr"], beta=cfg["beta"],
-                        seed=cfg["seed"])
+                        seed=cfg["seed"], decay=cfg["vae_decay"])
     return fit_class_vaes(vaes, ctx.train, tc, name=f"{REPORT}-vaes", device=ctx.device)
 
 
