@@ -84,17 +84,24 @@ def kid_blocks(real: np.ndarray, generated: np.ndarray, subsets: int = 10, seed:
                      for i in range(subsets)])
 
 
+def summarise_blocks(values: np.ndarray, level: float = 0.95) -> dict:
+    """Mean of per-block KIDs (:func:`kid_blocks`) with the t interval over the blocks:
+    ``kid``, ``low``, ``high``, ``subsets``."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    mean, sem = float(values.mean()), float(values.std(ddof=1) / math.sqrt(n))
+    half = float(st.t.ppf(0.5 + level / 2, n - 1)) * sem
+    return dict(kid=mean, low=mean - half, high=mean + half, subsets=n)
+
+
 def kernel_distance(a: np.ndarray, b: np.ndarray, subsets: int = 10, level: float = 0.95,
                     seed: int = 0, block: int | None = None) -> dict:
     """KID between feature sets ``a`` (real, N x d) and ``b`` (generated, M x d): the mean of
     :func:`kid_blocks` over ``subsets`` disjoint random blocks (each side split evenly), with a
-    t interval over the blocks. Returns ``kid``, ``low``, ``high``, ``subsets``, ``block``
-    (images per side and block)."""
-    values = kid_blocks(a, b, subsets, seed, block)
-    mean, sem = float(values.mean()), float(values.std(ddof=1) / math.sqrt(subsets))
-    half = float(st.t.ppf(0.5 + level / 2, subsets - 1)) * sem
-    block = min(len(a), len(b)) // subsets if block is None else int(block)
-    return dict(kid=mean, low=mean - half, high=mean + half, subsets=subsets, block=block)
+    t interval over the blocks (:func:`summarise_blocks`). Returns ``kid``, ``low``, ``high``,
+    ``subsets``, ``block`` (images per side and block)."""
+    out = summarise_blocks(kid_blocks(a, b, subsets, seed, block), level)
+    return dict(out, block=min(len(a), len(b)) // subsets if block is None else int(block))
 
 
 def _frechet(a: np.ndarray, b: np.ndarray) -> float:
@@ -118,4 +125,4 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, bootstrap: int = 50, level: f
     return dict(fd=_frechet(a, b), low=float(low), high=float(high))
 
 
-__all__ = ["features", "frechet_distance", "kernel_distance", "kid_blocks"]
+__all__ = ["features", "frechet_distance", "kernel_distance", "kid_blocks", "summarise_blocks"]
