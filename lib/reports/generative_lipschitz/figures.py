@@ -199,7 +199,7 @@ def kid_curves(table: pd.DataFrame, *, title: str) -> plt.Figure:
         ax.set(xlabel="epoch", ylabel="KID (lower is better)", title=name)
         if len(curves):
             epoch_axis(ax, curves["epoch"])
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8)
     fig.suptitle(wrap(title, fig.get_figwidth()), fontweight="bold")
     fig.tight_layout()
     return fig

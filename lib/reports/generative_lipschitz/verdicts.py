@@ -397,11 +397,11 @@ def observations(run: Run) -> list[Observation]:
                            f"{gans} (report: 100 to 1000 epochs); the samples' KID per saved epoch is in "
                            "sample_quality.csv", "gan_training.csv", "our run"))
     table = run.quality.table()
-    last = table.sort_values("epoch").groupby("key").tail(1)
+    last = table.sort_values("epoch").groupby("key", sort=False).tail(1).sort_values(["dataset", "KID"])
     kid = "; ".join(f"{r.generator} (epoch {r.epoch}): {r.KID:.3g} [{r.low:.3g}, {r.high:.3g}]"
                     for r in last.itertuples())
     out.append(Observation(ex.REPORT, "sample_quality", "III. Part 1, Generative models",
-                           f"KID (x 1, features of the study's classifier of each dataset; real training images are "
-                           f"the reference, 0 up to noise) at each generator's last saved epoch: {kid}. KIDs compare "
-                           "within one dataset only", "sample_quality.csv", "our run"))
+                           f"KID with its 95 % interval (features of the study's own classifier of each dataset; "
+                           f"real training images, the reference, are 0 up to noise), each generator after its last "
+                           f"saved epoch: {kid}. KIDs compare within one dataset only", "sample_quality.csv", "our run"))
     return out
