@@ -13,6 +13,11 @@ published FIDs.
   disjoint blocks of real and generated features; its interval is the t interval over the
   blocks. Unbiased, so its expectation is 0 for identical distributions at any sample size: the
   score to compare small samples with.
+- :func:`kid_blocks`: the per-block values behind it. The real blocks depend only on the real
+  features, ``subsets``, the block size and ``seed``, so two generators scored with the same
+  arguments share their real images block by block: their per-block difference cancels the real
+  sample's own variation, and a paired t test on it (:class:`lib.verdicts.Scores`) compares the
+  two generators far more sharply than their two intervals do.
 - :func:`frechet_distance` (FD): ``||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^{1/2})`` between
   Gaussians fitted to the features, with a bootstrap interval (biased upward for small samples,
   which is why KID carries the verdicts).
@@ -58,23 +63,45 @@ def _mmd2_unbiased(a: np.ndarray, b: np.ndarray) -> float:
                  - 2 * kab.mean())
 
 
-def kernel_distance(a: np.ndarray, b: np.ndarray, subsets: int = 10, level: float = 0.95,
-                    seed: int = 0) -> dict:
-    """KID between feature sets ``a`` (real, N x d) and ``b`` (generated, M x d): the unbiased
-    MMD^2 of the cubic kernel, averaged over ``subsets`` disjoint random blocks (each side split
-    evenly), with a t interval over the blocks. Returns ``kid``, ``low``, ``high``, ``subsets``,
-    ``block`` (images per side and block)."""
-    a, b = _check(a, b, 2 * subsets)
+def kid_blocks(real: np.ndarray, generated: np.ndarray, subsets: int = 10, seed: int = 0,
+               block: int | None = None) -> np.ndarray:
+    """Per-block KID (``subsets``,): the unbiased MMD^2 of the cubic kernel between ``block``
+    real and ``block`` generated features per block (default ``block``: as many as both sides
+    allow), on disjoint random blocks of each side. The real blocks are drawn from ``seed``
+    alone, so calls with the same ``real``, ``subsets``, ``block`` and ``seed`` use the same real
+    images in block i, whatever ``generated`` is (paired comparisons of generators)."""
+    real, generated = _check(real, generated, 2 * subsets)
     if subsets < 2:
         raise ValueError(f"subsets must be >= 2 for an interval, got {subsets}")
-    rng = np.random.default_rng(seed)
-    block = min(len(a), len(b)) // subsets
-    ia, ib = rng.permutation(len(a)), rng.permutation(len(b))
-    values = np.array([_mmd2_unbiased(a[ia[i * block:(i + 1) * block]], b[ib[i * block:(i + 1) * block]])
-                       for i in range(subsets)])
-    mean, sem = float(values.mean()), float(values.std(ddof=1) / math.sqrt(subsets))
-    half = float(st.t.ppf(0.5 + level / 2, subsets - 1)) * sem
-    return dict(kid=mean, low=mean - half, high=mean + half, subsets=subsets, block=block)
+    most = min(len(real), len(generated)) // subsets
+    block = most if block is None else int(block)
+    if not 2 <= block <= most:
+        raise ValueError(f"block must lie in [2, {most}] for {len(real)} real and {len(generated)} generated "
+                         f"features in {subsets} subsets, got {block}")
+    ia = np.random.default_rng(seed).permutation(len(real))
+    ib = np.random.default_rng([seed, 1]).permutation(len(generated))
+    return np.array([_mmd2_unbiased(real[ia[i * block:(i + 1) * block]], generated[ib[i * block:(i + 1) * block]])
+                     for i in range(subsets)])
+
+
+def summarise_blocks(values: np.ndarray, level: float = 0.95) -> dict:
+    """Mean of per-block KIDs (:func:`kid_blocks`) with the t interval over the blocks:
+    ``kid``, ``low``, ``high``, ``subsets``."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    mean, sem = float(values.mean()), float(values.std(ddof=1) / math.sqrt(n))
+    half = float(st.t.ppf(0.5 + level / 2, n - 1)) * sem
+    return dict(kid=mean, low=mean - half, high=mean + half, subsets=n)
+
+
+def kernel_distance(a: np.ndarray, b: np.ndarray, subsets: int = 10, level: float = 0.95,
+                    seed: int = 0, block: int | None = None) -> dict:
+    """KID between feature sets ``a`` (real, N x d) and ``b`` (generated, M x d): the mean of
+    :func:`kid_blocks` over ``subsets`` disjoint random blocks (each side split evenly), with a
+    t interval over the blocks (:func:`summarise_blocks`). Returns ``kid``, ``low``, ``high``,
+    ``subsets``, ``block`` (images per side and block)."""
+    out = summarise_blocks(kid_blocks(a, b, subsets, seed, block), level)
+    return dict(out, block=min(len(a), len(b)) // subsets if block is None else int(block))
 
 
 def _frechet(a: np.ndarray, b: np.ndarray) -> float:
@@ -98,4 +125,4 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, bootstrap: int = 50, level: f
     return dict(fd=_frechet(a, b), low=float(low), high=float(high))
 
 
-__all__ = ["features", "frechet_distance", "kernel_distance"]
+__all__ = ["features", "frechet_distance", "kernel_distance", "kid_blocks", "summarise_blocks"]

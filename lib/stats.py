@@ -27,6 +27,10 @@ For judging a report's claims (:mod:`lib.verdicts` decides; the tests live here)
 - :func:`holm`: Holm's (1979) step-down adjustment of a family of p-values;
 - :func:`n_mcnemar`, :func:`n_margin`: how many images would decide a claim at the observed
   effect with 80 % power (Connor 1987 for McNemar; the normal approximation for margins).
+- :func:`paired_t`, :func:`n_paired_t`: a continuous score of two models on the same blocks
+  (e.g. a sample-quality score of two generators per block of shared real images): the mean
+  per-block difference with its t interval and two-sided p-value, and how many blocks would
+  decide it.
 """
 from __future__ import annotations
 
@@ -439,3 +443,49 @@ def n_margin(variance: float, distance: float, alpha: float, power: float = 0.8)
         return math.inf
     z = _st.norm.isf(alpha) + _st.norm.ppf(power)
     return float(max(1, math.ceil(z * z * variance / (distance * distance))))
+
+
+# --------------------------------------------------------------------------- claims: paired continuous scores
+@dataclass(frozen=True)
+class PairedT:
+    """Outcome of :func:`paired_t`: the mean per-block ``difference`` with its t interval
+    (``low``, ``high``), the two-sided ``p_value`` for "mean difference 0", the standard
+    deviation ``sd`` of the differences and the number of blocks ``n``."""
+
+    difference: float
+    low: float
+    high: float
+    p_value: float
+    sd: float
+    n: int
+
+
+def paired_t(differences, level: float = 0.95) -> PairedT:
+    """Student's paired t test on per-block differences (N,) of two scores measured on the same
+    blocks: mean, t interval at ``level``, two-sided p. Needs N >= 2 finite values. Differences
+    that are all equal have no spread: p is 1 when they are all 0 and 0 otherwise (the interval
+    is then the point)."""
+    level = _check_level(level)
+    d = np.asarray(differences, dtype=float)
+    if d.ndim != 1 or len(d) < 2:
+        raise ValueError(f"a paired t test needs at least 2 differences in a 1-D array, got shape {d.shape}")
+    if not np.isfinite(d).all():
+        raise ValueError("paired differences contain NaN or infinite values")
+    n, mean, sd = len(d), float(d.mean()), float(d.std(ddof=1))
+    if sd == 0:
+        return PairedT(mean, mean, mean, 1.0 if mean == 0 else 0.0, 0.0, n)
+    sem = sd / math.sqrt(n)
+    half = float(_st.t.ppf(0.5 + level / 2, n - 1)) * sem
+    p = float(2 * _st.t.sf(abs(mean) / sem, n - 1))
+    return PairedT(mean, mean - half, mean + half, min(p, 1.0), sd, n)
+
+
+def n_paired_t(sd: float, difference: float, alpha: float, power: float = 0.8) -> float:
+    """Blocks that would make a two-sided paired t test at level ``alpha`` reject with
+    probability ``power`` if the differences had the observed mean and standard deviation:
+    n = (z_{1-alpha/2} + z_power)^2 sd^2 / difference^2 (normal approximation), at least 2.
+    ``inf`` when the observed difference is 0."""
+    if not abs(difference) > 0 or not math.isfinite(sd):
+        return math.inf
+    z = _st.norm.isf(alpha / 2) + _st.norm.ppf(power)
+    return float(max(2, math.ceil(z * z * sd * sd / (difference * difference))))

@@ -3,7 +3,8 @@
 A :class:`Claim` is a report's own words (a verbatim ``quote`` with its ``section``), the kind
 of statement it makes, the comparison it implies (:class:`Comparison`: which models, which
 attack, which eps, which images) and the data a run measured for it (:class:`Paired` flags of
-two models on the same images, or a :class:`Count`). :func:`judge` takes all claims of a
+two models on the same images, a :class:`Count`, or :class:`Scores`: a continuous score of two
+models on the same blocks, such as a sample-quality score of two generators). :func:`judge` takes all claims of a
 report (one family; several reports make several families) and returns them judged:
 
 =============  ==============================================  ===========================================
@@ -17,18 +18,23 @@ EQUIVALENCE    "A is about as robust as B", "X does not help"  TOST against +-ma
                                                                margin, does not hold when it is beyond it
 NOT_BETTER     "A is no more robust than B"                    one-sided against +margin (same interval)
 VALUE          "the accuracy is (about) v"                     exact binomial TOST against v +- margin
+SUPERIORITY    "A's samples are better than B's" (Scores)      paired t test on the per-block differences,
+                                                               two-sided; holds when A scores better
 =============  ==============================================  ===========================================
 
-The effect is always a difference in accuracy (fractions): acc(A) - acc(B) for paired
-claims, with Newcombe's (1998) paired score interval; ours - v for a value, with the
-Clopper-Pearson interval shifted by v. A test decides in one direction only where the data
+The effect is a difference in accuracy (fractions): acc(A) - acc(B) for paired claims, with
+Newcombe's (1998) paired score interval; ours - v for a value, with the Clopper-Pearson interval
+shifted by v. For :class:`Scores` it is how much better A scores than B, in the score's own
+units (B - A for a lower-is-better score such as KID), with the t interval of the mean
+per-block difference; tables print every effect times 100 (for a score: hundredths of its unit,
+which the test's name says). A test decides in one direction only where the data
 point (an equivalence claim whose estimate lies beyond the margin can only be refuted, and its
 p-value is then that of "beyond the margin", doubled for the two sides), so every claim has
 exactly one p-value. Holm's correction runs over the tested claims of each report; a verdict
 is "holds" or "does not hold" only when the adjusted p-value is below alpha, else "cannot be
 judged at this profile", with the number of images that would decide it at the observed
 effect (80 % power at the claim's Holm level; :func:`lib.stats.n_mcnemar`,
-:func:`lib.stats.n_margin`). A null claim never holds for lack of evidence: it holds only when
+:func:`lib.stats.n_margin`; for scores, blocks times images per block: :func:`lib.stats.n_paired_t`). A null claim never holds for lack of evidence: it holds only when
 the interval lies inside the margin.
 
 Gates (:class:`Requirement`): a claim about a defense is judged only when the models behind it
@@ -101,6 +107,40 @@ class Paired:
         object.__setattr__(self, "b", stats._as_bool(self.b, "b"))
         if len(self.a) != len(self.b):
             raise ValueError(f"paired flags need the same images: {len(self.a)} vs {len(self.b)}")
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A continuous score of model A and model B on the same ``blocks`` (N,) each, e.g. KID per
+    block of two generators whose blocks share their real images (:func:`lib.quality.kid_blocks`),
+    so that the per-block difference cancels what the blocks have in common. ``unit`` names the
+    score in tables ("KID"); ``lower_is_better`` (KID, FID, an error) or higher; ``block``:
+    images per block and model, so that "how many would decide it" can be said in images.
+    Judged by the paired t test (:func:`lib.stats.paired_t`); only SUPERIORITY claims take it
+    (a margin in a score's units is not defined yet)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    unit: str = "score"
+    lower_is_better: bool = True
+    block: int = 1
+
+    def __post_init__(self):
+        a, b = (np.asarray(v, dtype=float) for v in (self.a, self.b))
+        if a.ndim != 1 or a.shape != b.shape or len(a) < 2:
+            raise ValueError(f"scores need one value per block for A and B on the same >= 2 blocks, got shapes "
+                             f"{a.shape} and {b.shape}")
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            raise ValueError("scores contain NaN or infinite values")
+        if isinstance(self.block, bool) or int(self.block) < 1:
+            raise ValueError(f"block is a number of images >= 1, got {self.block!r}")
+        object.__setattr__(self, "a", a)
+        object.__setattr__(self, "b", b)
+
+    @property
+    def advantage(self) -> np.ndarray:
+        """Per block, how much better A scores than B (B - A when lower is better), (N,)."""
+        return self.b - self.a if self.lower_is_better else self.a - self.b
 
 
 @dataclass(frozen=True)
@@ -189,7 +229,7 @@ class Claim:
     section: str
     kind: str
     comparison: Comparison
-    data: Paired | Count | None = None
+    data: Paired | Count | Scores | None = None
     value: float | None = None
     margin: float = DEFAULT_MARGIN
     gate: tuple[Requirement, ...] = ()
@@ -219,6 +259,8 @@ class Claim:
         if self.data is not None and isinstance(self.data, Count) != (self.kind == VALUE):
             need = "a Count" if self.kind == VALUE else "Paired"
             raise ValueError(f"claim {self.id!r}: a {self.kind} claim needs {need} data")
+        if isinstance(self.data, Scores) and self.kind != SUPERIORITY:
+            raise ValueError(f"claim {self.id!r}: Scores data judge superiority claims only, not {self.kind!r}")
         if not 0 <= self.margin < 1:
             raise ValueError(f"claim {self.id!r}: margin is a fraction in [0, 1), got {self.margin!r}")
 
@@ -266,6 +308,8 @@ def _test(c: Claim) -> dict:
         return dict(effect=d, low=lo - c.value, high=hi - c.value, test=test, p_raw=p, n=n, var=var,
                     if_significant=HOLDS if inside else FAILS, distance=abs(abs(d) - m), two_sided=not inside,
                     numbers=numbers)
+    if isinstance(c.data, Scores):
+        return _test_scores(c)
     t = stats.paired_counts(c.data.a, c.data.b)
     d, lo, hi = stats.newcombe_paired(t)
     a, b = c.comparison.models[:2]
@@ -293,7 +337,22 @@ def _test(c: Claim) -> dict:
             "if_significant": HOLDS if below else FAILS, "distance": abs(d - m), "two_sided": False}
 
 
+def _test_scores(c: Claim) -> dict:
+    """A superiority claim on :class:`Scores`: the paired t test on A's per-block advantage."""
+    s = c.data
+    t = stats.paired_t(s.advantage)
+    a, b = c.comparison.models[:2]
+    better = "lower" if s.lower_is_better else "higher"
+    numbers = (f"mean {s.unit} {a} {s.a.mean():.4g}, {b} {s.b.mean():.4g} over {len(s.a)} paired blocks of "
+               f"{s.block} images ({better} is better)")
+    return dict(effect=t.difference, low=t.low, high=t.high, n=len(s.a), sd=t.sd, numbers=numbers,
+                test=f"paired t test on {s.unit} per block (two-sided; effect: {a}'s advantage in {s.unit} x 100)",
+                p_raw=t.p_value, if_significant=HOLDS if t.difference >= 0 else FAILS)
+
+
 def _n_to_decide(c: Claim, r: dict, level: float, power: float) -> float:
+    if isinstance(c.data, Scores):
+        return stats.n_paired_t(r["sd"], r["effect"], level, power) * c.data.block
     if c.kind == SUPERIORITY:
         return stats.n_mcnemar(r["counts"], level, power)
     return stats.n_margin(r["var"], r["distance"], level / 2 if r["two_sided"] else level, power)
@@ -357,7 +416,8 @@ def _evidence(c: Claim, r: dict, f: dict, why_not: str) -> str:
     where = ", ".join(parts)
     text = f"{where}: " if where else ""
     if r:
-        text += f"{r['numbers']}; difference {format_effect(f['effect'], f['low'], f['high'])} points"
+        unit = f"{c.data.unit} x 100" if isinstance(c.data, Scores) else "points"
+        text += f"{r['numbers']}; difference {format_effect(f['effect'], f['low'], f['high'])} {unit}"
         if not why_not:
             text += f"; {r['test']}, p = {f['p_raw']:.2g} (Holm {f['p_holm']:.2g})"
     if why_not:
@@ -436,7 +496,7 @@ def reports_dir() -> Path:
 
 __all__ = ["ALPHA", "CLAIM_COLUMNS", "DEFAULT_MARGIN", "EQUIVALENCE", "FAILS", "HOLDS", "KINDS", "NOT_BETTER",
            "OBSERVATION_COLUMNS", "SUPERIORITY", "UNJUDGED", "VALUE", "Claim", "Comparison", "Count",
-           "Observation", "Paired", "Quote", "Requirement", "baseline", "budget", "claims_table", "clean_baseline",
+           "Observation", "Paired", "Quote", "Requirement", "Scores", "baseline", "budget", "claims_table", "clean_baseline",
            "condition",
            "decide", "format_effect", "judge", "normalise", "observations_table", "quote_found", "reports_dir",
            "study_wide"]

@@ -42,3 +42,20 @@ def test_features_batches_an_embedding():
     x = torch.rand(7, 1, 4, 4)
     f = quality.features(lambda t: t.flatten(1)[:, :3], x, batch_size=3)
     assert f.shape == (7, 3) and f.dtype == np.float64
+
+
+def test_kid_blocks_share_their_real_images_across_generators():
+    """Two generators scored with the same real features, subsets and seed see the same real
+    block i: a real block that is far from typical moves both scores together, so the paired
+    difference is far less variable than either score."""
+    real = _gauss(400, seed=1)
+    g1, g2 = _gauss(400, shift=0.3, seed=2), _gauss(400, shift=0.4, seed=3)
+    b1, b2 = quality.kid_blocks(real, g1, subsets=8), quality.kid_blocks(real, g2, subsets=8)
+    assert b1.shape == b2.shape == (8,)
+    assert np.corrcoef(b1, b2)[0, 1] > 0.5
+    assert np.std(b2 - b1) < min(np.std(b1), np.std(b2))
+    kid = quality.kernel_distance(real, g1, subsets=8)
+    assert kid["kid"] == pytest.approx(b1.mean()) and kid["block"] == 50
+    assert quality.kid_blocks(real, g1, subsets=8, block=20).shape == (8,)
+    with pytest.raises(ValueError, match="block must lie"):
+        quality.kid_blocks(real, g1, subsets=8, block=60)

@@ -191,3 +191,25 @@ def test_sample_sizes_fall_as_the_effect_grows():
     za, zb = 1.959963984540054, 0.8416212335729143
     hand = math.ceil((za * math.sqrt(0.1) + zb * math.sqrt(0.1 - 0.05 ** 2)) ** 2 / 0.05 ** 2)
     assert stats.n_mcnemar(stats.PairedCounts(180, 15, 5, 0), 0.05) == hand
+
+
+def test_paired_t_against_scipy_and_by_hand():
+    from scipy import stats as st
+
+    d = np.array([0.3, -0.1, 0.5, 0.2, 0.4, 0.1, 0.0, 0.6])
+    t = stats.paired_t(d)
+    ref = st.ttest_1samp(d, 0.0)
+    assert t.p_value == pytest.approx(ref.pvalue) and t.n == 8
+    half = st.t.ppf(0.975, 7) * d.std(ddof=1) / np.sqrt(8)
+    assert (t.difference, t.low, t.high) == pytest.approx((d.mean(), d.mean() - half, d.mean() + half))
+    assert stats.paired_t(np.zeros(4)).p_value == 1.0 and stats.paired_t(np.full(4, 0.2)).p_value == 0.0
+    for bad in (np.array([1.0]), np.array([0.1, np.nan]), np.ones((2, 2))):
+        with pytest.raises(ValueError):
+            stats.paired_t(bad)
+
+
+def test_blocks_to_decide_a_paired_t_fall_with_the_effect():
+    small, large = stats.n_paired_t(1.0, 0.2, 0.05), stats.n_paired_t(1.0, 0.5, 0.05)
+    assert small > large >= 2
+    assert small == pytest.approx((1.959964 + 0.841621) ** 2 / 0.04, abs=1)
+    assert stats.n_paired_t(1.0, 0.0, 0.05) == math.inf

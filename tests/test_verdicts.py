@@ -204,3 +204,35 @@ def test_quotes_match_whitespace_and_case_aside():
     text = "Here, although the classification accuracy of ABS is poor,\nit definitely performs  considerably better"
     assert verdicts.quote_found("ABS is poor, it definitely PERFORMS considerably better", text)
     assert not verdicts.quote_found("ABS is good", text)
+
+
+def test_scores_are_judged_by_a_paired_t_test_on_the_advantage():
+    """KID-like scores (lower is better) of A and B on the same 10 blocks: the effect is A's
+    advantage B - A with its t interval; A better holds, B better does not hold, a tie of noise
+    cannot be judged and says how many images (blocks x block size) would decide it."""
+    rng = np.random.default_rng(0)
+    shared = rng.normal(1.0, 0.5, 10)                      # what the blocks' real images have in common
+    a, b = shared + rng.normal(0, 0.02, 10), shared + 0.1 + rng.normal(0, 0.02, 10)
+    ids = ("better", "worse", "noise", "higher")
+    data = (verdicts.Scores(a, b, unit="KID", block=50), verdicts.Scores(b, a, unit="KID", block=50),
+            verdicts.Scores(a, a + rng.normal(0, 0.05, 10), unit="KID", block=50),
+            verdicts.Scores(a, b, unit="accuracy", lower_is_better=False))
+    better, worse, noise, higher = verdicts.judge([claim(i, SUPERIORITY, d) for i, d in zip(ids, data)])
+    t = stats.paired_t(b - a)
+    assert (better.effect, better.low, better.high) == pytest.approx((t.difference, t.low, t.high))
+    assert better.verdict == HOLDS and better.p_raw == pytest.approx(t.p_value) and better.n == 10
+    assert worse.verdict == FAILS and worse.effect == pytest.approx(-better.effect)
+    assert higher.verdict == FAILS                          # a higher-is-better score: B's is higher
+    assert noise.verdict == UNJUDGED and noise.n_to_decide > 10 * 50 and noise.n_to_decide % 50 == 0
+    assert "paired t test on KID" in better.test and "KID x 100" in better.evidence
+
+
+def test_scores_need_paired_finite_blocks_and_a_superiority_claim():
+    with pytest.raises(ValueError, match="same >= 2 blocks"):
+        verdicts.Scores(np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match="NaN"):
+        verdicts.Scores(np.array([1.0, np.nan]), np.ones(2))
+    with pytest.raises(ValueError, match="superiority claims only"):
+        claim("e", EQUIVALENCE, verdicts.Scores(np.ones(3), np.ones(3)))
+    with pytest.raises(ValueError, match="needs a Count"):
+        claim("v", VALUE, verdicts.Scores(np.ones(3), np.ones(3)), value=0.5)

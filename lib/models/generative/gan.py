@@ -131,7 +131,7 @@ class GANResult:
     generator: nn.Module
     discriminator: nn.Module
     history: pd.DataFrame               # epoch, d_loss, g_loss, d_real, d_fake, d_steps, g_steps, seconds
-    samples: dict[int, torch.Tensor]    # epoch -> fixed-noise samples, n_fixed x C x H x W in [0, 1]
+    samples: dict[int, torch.Tensor]    # epoch -> fixed-noise samples, n_fixed x C x H x W in [0, 1] (8-bit steps)
     from_cache: bool
 
 
@@ -163,8 +163,9 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, train: data_mod.Im
     step; after every ``k``-th, the generator takes one step on fresh noise. Adam for both
     (``lr``, ``betas``: DCGAN's 2e-4 and (0.5, 0.999)). At each epoch of ``checkpoints``
     (and the last) the generator, in eval mode, draws from one fixed noise batch of
-    ``n_fixed`` (seeded), so the sample grids of different epochs are comparable. Cached by
-    both architectures, the data and every setting.
+    ``n_fixed`` (seeded), so the sample grids of different epochs are comparable; samples are
+    kept on the 8-bit grid of the real images (:func:`draw`), which keeps a checkpoint of many
+    samples small. Cached by both architectures, the data and every setting.
     """
     if epochs < 1 or k < 1 or batch_size < 1 or not lr > 0 or n_fixed < 1:
         raise ValueError(f"need epochs, k, batch_size, n_fixed >= 1 and lr > 0; got {epochs}, {k}, "
@@ -183,7 +184,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, train: data_mod.Im
     if use_cache and (state := cache.load_checkpoint(path, map_location=device)) is not None:
         generator.load_state_dict(state["generator"])
         discriminator.load_state_dict(state["discriminator"])
-        samples = {int(e): s for e, s in zip(state["sample_epochs"], state["samples"])}
+        samples = {int(e): s.float() / 255 for e, s in zip(state["sample_epochs"], state["samples"])}
         return GANResult(generator.eval(), discriminator.eval(), pd.DataFrame(state["history"]), samples, True)
 
     gen = runtime.seed_everything(seed)
@@ -223,13 +224,20 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, train: data_mod.Im
                         "d_real": real_sum / d_steps, "d_fake": fake_sum / d_steps,
                         "d_steps": d_steps, "g_steps": g_steps, "seconds": time.perf_counter() - t0})
         if epoch in marks:
-            generator.eval()
-            with torch.no_grad():
-                samples[epoch] = generator(fixed).cpu()
+            samples[epoch] = draw(generator, fixed)
     generator.eval()
     discriminator.eval()
     if use_cache:
         cache.atomic_save({"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
                            "history": history, "sample_epochs": list(samples),
-                           "samples": list(samples.values())}, path)
+                           "samples": [(s * 255).round().to(torch.uint8) for s in samples.values()]}, path)
     return GANResult(generator, discriminator, pd.DataFrame(history), samples, False)
+
+
+@torch.no_grad()
+def draw(generator: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """The generator's images (eval mode) for noise ``z`` in batches, on the CPU, rounded to the
+    8-bit grid of real images (N x C x H x W in [0, 1])."""
+    generator.eval()
+    x = data_mod.map_batches(lambda zb: generator(zb).float(), z, batch_size=500).cpu()
+    return (x * 255).round() / 255

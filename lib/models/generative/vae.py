@@ -140,3 +140,16 @@ def elbo(model: VAE, x: torch.Tensor, seed: int = 0) -> float:
     torch.manual_seed(seed)
     rec, kl = data_mod.map_batches(lambda xb: vae_terms(model, xb), x, batch_size=500)
     return float((rec + kl).mean())
+
+
+@torch.no_grad()
+def sample(model: VAE, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` images from the prior, N x C x H x W in [0, 1]: z ~ N(0, I) from ``seed`` (the same
+    noise on every call, so two VAEs, or one VAE over epochs, are scored on the same draws),
+    decoded to the likelihood's means (the Bernoulli means, as VAE samples are usually shown)."""
+    if n < 1:
+        raise ValueError(f"need n >= 1 samples, got {n}")
+    model.eval()
+    device = next(model.parameters()).device
+    z = torch.randn(n, model.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    return data_mod.map_batches(lambda zb: model.decode(zb).float(), z, batch_size=500).cpu()

@@ -173,3 +173,54 @@ def distortion_distributions(dists: Mapping[str, torch.Tensor], *, title: str) -
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def kid_curves(table: pd.DataFrame, *, title: str) -> plt.Figure:
+    """KID against epoch (``sample_quality.csv``): one panel per dataset (KIDs compare within one
+    feature space only), one line per GAN with its 95 % interval as error bars; the VAE (after
+    its last epoch) and the real training images (the reference, 0 up to noise) as horizontal
+    bands."""
+    datasets = list(dict.fromkeys(table["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(min(13.0, 4.3 * len(datasets)), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], datasets):
+        part = table[table["dataset"] == name]
+        curves = part[~part["key"].str.startswith(("vae_", "real_"))]
+        flat = part[part["key"].str.startswith(("vae_", "real_"))]
+        colors = iter(sns.color_palette(PALETTE, len(curves["key"].unique()) + len(flat)))
+        for key, g in curves.groupby("key", sort=False):
+            g = g.sort_values("epoch")
+            ax.errorbar(g["epoch"], g["KID"], yerr=[g["KID"] - g["low"], g["high"] - g["KID"]], marker="o",
+                        capsize=3, color=next(colors), label=g["generator"].iloc[0])
+        for row in flat.itertuples():
+            color = "0.4" if row.key.startswith("real_") else next(colors)
+            ax.axhspan(row.low, row.high, color=color, alpha=0.2)
+            label = row.generator if row.key.startswith("real_") else f"{row.generator} (epoch {row.epoch})"
+            ax.axhline(row.KID, color=color, ls="--", lw=1, label=label)
+        ax.set(xlabel="epoch", ylabel="KID (lower is better)", title=name)
+        if len(curves):
+            epoch_axis(ax, curves["epoch"])
+        ax.legend(fontsize=8)
+    fig.suptitle(wrap(title, fig.get_figwidth()), fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def cw_ladder(table: pd.DataFrame, *, title: str) -> plt.Figure:
+    """CW's median L2 distortion needed against its budget (``cw_convergence.csv``), one panel
+    per dataset, one line per classifier with its bootstrap interval."""
+    datasets = list(dict.fromkeys(table["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.6 * len(datasets), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], datasets):
+        part = table[table["dataset"] == name]
+        for (model, g), color in zip(part.groupby("model", sort=False), sns.color_palette(PALETTE, 2)):
+            x = np.arange(len(g))
+            finite = np.isfinite(g["high"].to_numpy())
+            ax.plot(x, g["median L2 needed"], marker="o", color=color, label=model)
+            ax.fill_between(x[finite], g["low"].to_numpy()[finite], g["high"].to_numpy()[finite], color=color,
+                            alpha=0.2)
+            ax.set_xticks(x, g["budget"])
+        ax.set(xlabel="binary steps x iterations", ylabel="median L2 needed", title=name)
+        ax.legend(fontsize=8)
+    fig.suptitle(wrap(title, fig.get_figwidth()), fontweight="bold")
+    fig.tight_layout()
+    return fig

@@ -1,7 +1,9 @@
 """Report 003's section III: the VAE (Figures 4-7) and the GANs (Figures 8-13), one function per
 notebook step. Models are cached by their trainers (:func:`lib.models.generative.vae.train_vae`,
 :func:`lib.models.generative.gan.train_gan`: architecture, data and every setting), each seeded
-before its weights are drawn, so a re-run loads them."""
+before its weights are drawn, so a re-run loads them. Every GAN keeps ``n_samples`` images of one
+fixed noise batch at its saved epochs (:func:`sample_epochs`), which the sample-quality score of
+:mod:`~lib.reports.generative_lipschitz.sample_quality` reads."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,28 +30,36 @@ def train_vae(cfg, dataset: str, train: data_mod.ImageData, device=None) -> vae.
                          name=f"{REPORT}-vae-{dataset}", device=device)
 
 
-def train_fc_gan(cfg, dataset: str, train: data_mod.ImageData, epochs: int, checkpoints: Sequence[int] = (),
-                 device=None) -> gan.GANResult:
-    """The fully connected GAN (Figures 9-12), k = ``gan_k``; fixed-noise samples at
-    ``checkpoints`` (default: the first, middle and last epoch)."""
+def sample_epochs(cfg, epochs: int, shown: Sequence[int] = ()) -> list[int]:
+    """The epochs at which a GAN keeps its fixed-noise samples: ``gan_checkpoints`` evenly spaced
+    from the first to the last (every epoch when there are fewer), and the ``shown`` ones."""
+    n = min(cfg["gan_checkpoints"], epochs)
+    spaced = {1 + round(i * (epochs - 1) / (n - 1)) for i in range(n)} if n > 1 else {epochs}
+    return sorted(spaced | {int(e) for e in shown} | {epochs})
+
+
+def train_fc_gan(cfg, dataset: str, train: data_mod.ImageData, epochs: int, shown: Sequence[int] = (),
+                 device=None, k: int | None = None) -> gan.GANResult:
+    """The fully connected GAN (Figures 9-12), k = ``gan_k`` (or ``k``); fixed-noise samples at
+    :func:`sample_epochs`."""
     runtime.seed_everything(cfg["seed"])
     g, d = gan.FCGenerator(dataset, z_dim=cfg["gan_z_dim"]), gan.FCDiscriminator(dataset)
-    checkpoints = checkpoints or sorted({1, max(epochs // 2, 1), epochs})
-    return gan.train_gan(g, d, train, epochs=epochs, k=cfg["gan_k"], batch_size=cfg["gan_batch_size"],
-                         lr=cfg["gan_lr"], checkpoints=checkpoints, seed=cfg["seed"], name=f"{REPORT}-fcgan-{dataset}",
-                         device=device)
+    k = cfg["gan_k"] if k is None else k
+    return gan.train_gan(g, d, train, epochs=epochs, k=k, batch_size=cfg["gan_batch_size"], lr=cfg["gan_lr"],
+                         checkpoints=sample_epochs(cfg, epochs, shown), n_fixed=cfg["n_samples"], seed=cfg["seed"],
+                         name=f"{REPORT}-fcgan-{dataset}", device=device)
 
 
 def train_dcgan(cfg, dataset: str, train: data_mod.ImageData, epochs: int, depth: int,
                 device=None) -> gan.GANResult:
     """DCGAN on MNIST (``depth`` 2, Figure 8) or the deeper one on CIFAR (``depth`` 3, Figure 13);
-    fixed-noise samples after the first, the middle and the last epoch."""
+    fixed-noise samples at :func:`sample_epochs`."""
     runtime.seed_everything(cfg["seed"])
     g = gan.DCGenerator(dataset, z_dim=cfg["gan_z_dim"], width=cfg["dcgan_width"], depth=depth)
     d = gan.DCDiscriminator(dataset, width=cfg["dcgan_width"], depth=depth)
     return gan.train_gan(g, d, train, epochs=epochs, k=cfg["gan_k"], batch_size=cfg["gan_batch_size"],
-                         lr=cfg["gan_lr"], checkpoints=sorted({1, max(epochs // 2, 1), epochs}), seed=cfg["seed"],
-                         name=f"{REPORT}-dcgan{depth}-{dataset}", device=device)
+                         lr=cfg["gan_lr"], checkpoints=sample_epochs(cfg, epochs), n_fixed=cfg["n_samples"],
+                         seed=cfg["seed"], name=f"{REPORT}-dcgan{depth}-{dataset}", device=device)
 
 
 # --------------------------------------------------------------------------- section III-A
@@ -97,13 +107,16 @@ def fit_vaes(ctx: Context) -> dict[str, VAEFit]:
 @dataclass
 class GANFit:
     """One GAN of section III-B: what it is (``title``, the report's ``figure`` and the output
-    ``file`` stem), its ``dataset``, the trainer's result (generator, discriminator, per-epoch
-    ``history``, fixed-noise ``samples`` per epoch) and the epochs its figure shows."""
+    ``file`` stem), its ``dataset`` and the ``role`` that dataset plays (``"mnist"``,
+    ``"fashion_mnist"``, ``"cifar10"``: which feature space scores its samples), the trainer's
+    result (generator, discriminator, per-epoch ``history``, fixed-noise ``samples`` per saved
+    epoch) and the epochs its figure shows."""
 
     title: str
     figure: str
     file: str
     dataset: str
+    role: str
     result: gan.GANResult
     shown: tuple[int, ...]
 
@@ -111,8 +124,19 @@ class GANFit:
         """``"epoch e"`` -> the first ``k`` fixed-noise samples after epoch e, for each shown epoch."""
         return {f"epoch {e}": self.result.samples[e][:k] for e in self.shown if e in self.result.samples}
 
+    @property
+    def saved(self) -> tuple[int, ...]:
+        """The epochs with samples (at least the shown ones)."""
+        return tuple(sorted(self.result.samples))
+
     def last(self, column: str) -> float:
         return float(self.result.history[column].iloc[-1])
+
+
+def spread(result: gan.GANResult) -> tuple[int, ...]:
+    """The saved epochs a figure shows: the first, the middle and the last."""
+    saved = sorted(result.samples)
+    return tuple(sorted({saved[0], saved[len(saved) // 2], saved[-1]}))
 
 
 def fit_gans(ctx: Context) -> dict[str, GANFit]:
@@ -129,11 +153,24 @@ def fit_gans(ctx: Context) -> dict[str, GANFit]:
                         cfg["fashion_gan_epochs"], device=dev)
     deep = train_dcgan(cfg, cifar, gen_data(cfg, cifar), cfg["cifar_gan_epochs"], depth=3, device=dev)
     return {
-        "dcgan_mnist": GANFit(f"DCGAN, {mnist}", "Figure 8", "figure8_dcgan_mnist", mnist, dc,
-                              tuple(sorted(dc.samples))),
-        "fc_mnist": GANFit(f"FC GAN, {mnist}", "Figure 9", "figure9_fcgan_mnist", mnist, fc, tuple(sorted(fc.samples))),
-        "fc_fashion": GANFit(f"FC GAN, {fashion}", "Figures 10-12", "figures10-12_fcgan_fashion", fashion, fash,
-                             tuple(cfg["fashion_gan_epochs"])),
-        "dcgan_cifar": GANFit(f"deeper DCGAN, {cifar}", "Figure 13", "figure13_dcgan_cifar", cifar, deep,
-                              tuple(sorted(deep.samples))),
+        "dcgan_mnist": GANFit(f"DCGAN, {mnist}", "Figure 8", "figure8_dcgan_mnist", mnist, "mnist", dc, spread(dc)),
+        "fc_mnist": GANFit(f"FC GAN, {mnist}", "Figure 9", "figure9_fcgan_mnist", mnist, "mnist", fc, spread(fc)),
+        "fc_fashion": GANFit(f"FC GAN, {fashion}", "Figures 10-12", "figures10-12_fcgan_fashion", fashion,
+                             "fashion_mnist", fash, tuple(cfg["fashion_gan_epochs"])),
+        "dcgan_cifar": GANFit(f"deeper DCGAN, {cifar}", "Figure 13", "figure13_dcgan_cifar", cifar, "cifar10", deep,
+                              spread(deep)),
     }
+
+
+def fit_other_k(ctx: Context) -> dict[str, GANFit]:
+    """Section VII's "K=4 ... gave us optimal results" needs the other k: the fully connected GAN on
+    the MNIST role's data with each k of ``gan_k_compare``, as :func:`fit_gans`' ``fc_mnist``
+    otherwise (same data, epochs, noise); keyed ``fc_mnist_k<k>``."""
+    cfg, mnist = ctx.cfg, ctx.cfg["mnist_data"]
+    train = gen_data(cfg, mnist)
+    out = {}
+    for k in cfg["gan_k_compare"]:
+        r = train_fc_gan(cfg, mnist, train, cfg["fc_gan_epochs"], device=ctx.device, k=k)
+        out[f"fc_mnist_k{k}"] = GANFit(f"FC GAN, {mnist}, k = {k}", "none", f"fcgan_mnist_k{k}", mnist, "mnist", r,
+                                       (max(r.samples),))
+    return out

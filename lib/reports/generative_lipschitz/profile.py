@@ -45,6 +45,7 @@ L2 grid), ``summary_eps`` (the L2 eps of the cross-report summary rows, from ``l
 from __future__ import annotations
 
 from lib.params import (
+    Choice,
     ConfigError,
     DatasetName,
     Float,
@@ -65,6 +66,8 @@ from lib.reports.generative_lipschitz.reference import (
     REPORT_GAN_K,
     REPORT_Z_DIM,
 )
+
+AUGMENTS = ("none", "flip_translate", "crop_flip")
 
 PARAMS = {
     "seed": seed(), "device": device(),
@@ -93,17 +96,25 @@ PARAMS = {
     "cifar_gan_epochs": epochs("epochs of the deeper DCGAN on CIFAR (report: 1000)"),
     "dcgan_width": count("filters of the DCGANs' first layer (doubled per layer)"),
     "clf_epochs": epochs("epochs of the plain classifiers"),
+    "mnist_clf_epochs": epochs("epochs of the MNIST classifier whose features score the MNIST GANs"),
     "clf_batch_size": count("classifier mini-batch size"),
-    "clf_lr": positive("classifier Adam learning rate"),
+    "clf_lr": positive("peak Nesterov SGD learning rate of the plain classifiers"),
+    "clf_warmup": Float(ge=0, lt=1, doc="share of the steps with a linear warm-up (then a linear decay to 0)"),
+    "clf_weight_decay": Float(ge=0, doc="weight decay of every classifier"),
+    "clf_ema": Float(gt=0, lt=1, optional=True, doc="EMA decay of the classifiers' weights (None: none)"),
+    "fashion_augment": Choice(options=AUGMENTS, doc="augmentation of the 28 x 28 classifiers"),
+    "cifar_augment": Choice(options=AUGMENTS, doc="augmentation of the CIFAR classifiers"),
     "dropout": ListOf(item=Float(ge=0, lt=1), min_len=2, max_len=2,
                       doc="dropout after the conv blocks and before the output layer"),
     "lip_epochs": epochs("epochs of the Lipschitz classifiers"),
-    "lip_lr": positive("Lipschitz classifier Adam learning rate"),
+    "lip_lr": positive("peak Nesterov SGD learning rate of the Lipschitz classifiers"),
     "lip_scale": positive("constant logit scale of the Lipschitz classifier (part of its bound L)"),
     "fgsm_eps": eps_list("FGSM L-inf eps grid (the report gives none)"),
     "cw_c": positive("Carlini-Wagner initial c (paper: 1e-3)"),
-    "cw_steps": count("Carlini-Wagner Adam iterations per c (paper: 1000)"),
-    "cw_binary_steps": count("Carlini-Wagner binary-search steps over c (paper: 9)"),
+    "cw_steps": ListOf(item=Int(min=1), doc="Carlini-Wagner Adam iterations per c, one per budget of the "
+                                            "convergence ladder, increasing; the claims use the last (paper: 1000)"),
+    "cw_binary_steps": ListOf(item=Int(min=1), doc="Carlini-Wagner binary-search steps over c, one per budget "
+                                                   "(paper: 9)"),
     "cw_lr": positive("Carlini-Wagner Adam learning rate (paper: 1e-2)"),
     "control_c": positive("the fixed c of the logit-scaling control"),
     "control_steps": count("Adam iterations of the fixed-c CW in the control"),
@@ -113,35 +124,48 @@ PARAMS = {
     "pgd_steps": count("steps of margin-loss PGD (L2)"),
     "apgd_steps": count("steps of APGD-DLR (L2)"),
     "square_queries": count("queries of the Square attack (L2)"),
+    "n_samples": count("fixed-noise samples of each generator per saved epoch, scored by KID", min=4),
+    "n_kid_real": count("real test images the samples are scored against", min=4),
+    "kid_subsets": count("blocks of KID (its t interval and paired tests run over them)", min=2),
+    "gan_checkpoints": count("saved epochs per GAN, evenly spaced (every epoch when it trains fewer)"),
+    "gan_k_compare": ListOf(item=Int(min=1), min_len=0, distinct=True,
+                            doc="other k of the fully connected MNIST GAN, for 'K=4 ... gave us optimal results'"),
 }
 
 _COMMON = dict(seed=0, device="auto", z_dim=REPORT_Z_DIM, gan_k=REPORT_GAN_K, dropout=[0.25, 0.5],
-               vae_lr=1e-3, clf_lr=1e-3, lip_lr=1e-3, cw_lr=CW_PAPER["lr"], control_temperature=10.0,
-               fgsm_eps=[0.01, 0.02, 0.05, 0.1, 0.2], l2_eps=[0.25, 0.5, 1.0, 2.0], summary_eps=[0.5, 1.0])
+               vae_lr=1e-3, cw_lr=CW_PAPER["lr"], control_temperature=10.0, clf_warmup=0.1, clf_weight_decay=5e-4,
+               fgsm_eps=[0.01, 0.02, 0.05, 0.1, 0.2], l2_eps=[0.25, 0.5, 1.0, 2.0], summary_eps=[0.5, 1.0],
+               gan_k_compare=[1], kid_subsets=10)
 
 PROFILES = {
     "smoke": dict(_COMMON, mnist_data="synthetic28", fashion_data="synthetic28", cifar_data="synthetic32",
                   n_gen_train=200, n_train=400, n_val=100, n_test=100, n_attack=20, n_show=4,
                   vae_hidden=32, vae_epochs=1, gan_batch_size=32, gan_lr=5e-4, gan_z_dim=16,
-                  fc_gan_epochs=1, fashion_gan_epochs=[1, 2, 3], dcgan_epochs=1, cifar_gan_epochs=1,
-                  dcgan_width=4, clf_epochs=1, clf_batch_size=64, lip_epochs=1, lip_scale=3.0,
-                  cw_c=0.1, cw_steps=5, cw_binary_steps=2, control_c=1.0, control_steps=10, pgd_steps=3, apgd_steps=3,
-                  square_queries=10),
+                  fc_gan_epochs=2, fashion_gan_epochs=[1, 2, 3], dcgan_epochs=2, cifar_gan_epochs=1,
+                  dcgan_width=4, clf_epochs=1, mnist_clf_epochs=1, clf_batch_size=64, clf_lr=0.05, clf_ema=None,
+                  fashion_augment="none", cifar_augment="none", lip_epochs=1, lip_lr=0.05, lip_scale=3.0,
+                  cw_c=0.1, cw_steps=[3, 5], cw_binary_steps=[1, 2], control_c=1.0, control_steps=10, pgd_steps=3,
+                  apgd_steps=3, square_queries=10, n_samples=40, n_kid_real=80, kid_subsets=4, gan_checkpoints=3),
     "quick": dict(_COMMON, mnist_data="mnist", fashion_data="fashion_mnist", cifar_data="cifar10_jpeg",
-                  n_gen_train=10000, n_train=12000, n_val=1000, n_test=1000, n_attack=100, n_show=6,
+                  n_gen_train=10000, n_train=None, n_val=1000, n_test=2000, n_attack=100, n_show=6,
                   vae_hidden=256, vae_epochs=3, gan_batch_size=32, gan_lr=5e-4, gan_z_dim=64,
-                  fc_gan_epochs=4, fashion_gan_epochs=[1, 2, 3], dcgan_epochs=1, cifar_gan_epochs=1,
-                  dcgan_width=16, clf_epochs=2, clf_batch_size=128, lip_epochs=2, lip_scale=3.0,
-                  cw_c=0.1, cw_steps=30, cw_binary_steps=4, cw_lr=0.05, control_c=1.0, control_steps=100,
-                  l2_eps=[0.5, 1.0, 2.0], pgd_steps=10, apgd_steps=10, square_queries=50),
+                  fc_gan_epochs=4, fashion_gan_epochs=[1, 2, 3], dcgan_epochs=4, cifar_gan_epochs=1,
+                  dcgan_width=16, clf_epochs=4, mnist_clf_epochs=1, clf_batch_size=256, clf_lr=0.1, clf_ema=0.99,
+                  fashion_augment="none", cifar_augment="flip_translate", lip_epochs=4, lip_lr=0.1, lip_scale=3.0,
+                  cw_c=0.1, cw_steps=[30, 60], cw_binary_steps=[4, 6], cw_lr=0.05, control_c=1.0, control_steps=100,
+                  l2_eps=[0.5, 1.0, 2.0], pgd_steps=10, apgd_steps=10, square_queries=50,
+                  n_samples=1000, n_kid_real=2000, gan_checkpoints=4),
     "paper": dict(_COMMON, mnist_data="mnist", fashion_data="fashion_mnist", cifar_data="cifar10",
                   n_gen_train=None, n_train=None, n_val=5000, n_test=10000, n_attack=1000, n_show=8,
                   vae_hidden=400, vae_epochs=50, gan_batch_size=64, gan_lr=2e-4, gan_z_dim=100,
                   fc_gan_epochs=REPORT_FC_MNIST_EPOCHS, fashion_gan_epochs=list(REPORT_FASHION_GAN_EPOCHS),
                   dcgan_epochs=100, cifar_gan_epochs=REPORT_CIFAR_GAN_EPOCHS, dcgan_width=64,
-                  clf_epochs=30, clf_batch_size=128, lip_epochs=60, lip_scale=3.0,
-                  cw_c=CW_PAPER["c"], cw_steps=CW_PAPER["steps"], cw_binary_steps=CW_PAPER["binary_search_steps"],
-                  control_c=1.0, control_steps=CW_PAPER["steps"], pgd_steps=100, apgd_steps=100, square_queries=5000),
+                  clf_epochs=30, mnist_clf_epochs=10, clf_batch_size=128, clf_lr=0.05, clf_ema=0.999,
+                  fashion_augment="none", cifar_augment="flip_translate", lip_epochs=60, lip_lr=0.05, lip_scale=3.0,
+                  cw_c=CW_PAPER["c"], cw_steps=[CW_PAPER["steps"] // 2, CW_PAPER["steps"]],
+                  cw_binary_steps=[CW_PAPER["binary_search_steps"] - 3, CW_PAPER["binary_search_steps"]],
+                  control_c=1.0, control_steps=CW_PAPER["steps"], pgd_steps=100, apgd_steps=100, square_queries=5000,
+                  n_samples=10000, n_kid_real=10000, gan_checkpoints=10),
 }
 
 
@@ -174,5 +198,18 @@ def check(cfg) -> None:
     missing = [e for e in cfg.summary_eps if e not in cfg.l2_eps]
     if missing:
         raise ConfigError(f"summary_eps {missing} are not in the l2_eps grid {cfg.l2_eps}")
+    if len(cfg.cw_steps) != len(cfg.cw_binary_steps):
+        raise ConfigError(f"cw_steps {cfg.cw_steps} and cw_binary_steps {cfg.cw_binary_steps} need one entry per "
+                          "budget each")
+    budgets = list(zip(cfg.cw_binary_steps, cfg.cw_steps))
+    if any(b[0] < a[0] or b[1] < a[1] or b == a for a, b in zip(budgets, budgets[1:])):
+        raise ConfigError(f"the CW budgets (binary steps, iterations) must grow from one to the next, got {budgets}")
+    if cfg.n_kid_real > cfg.n_test:
+        raise ConfigError(f"n_kid_real={cfg.n_kid_real} must not exceed n_test={cfg.n_test}")
+    if cfg.n_samples > cfg.n_kid_real or cfg.n_samples // cfg.kid_subsets < 2:
+        raise ConfigError(f"KID needs n_samples <= n_kid_real and at least 2 samples per block: n_samples="
+                          f"{cfg.n_samples}, n_kid_real={cfg.n_kid_real}, kid_subsets={cfg.kid_subsets}")
+    if cfg.gan_k in cfg.gan_k_compare:
+        raise ConfigError(f"gan_k_compare {cfg.gan_k_compare} must hold k other than gan_k={cfg.gan_k}")
     if cfg.z_dim < 2:
         raise ConfigError(f"z_dim={cfg.z_dim}: Figure 7 needs a latent space of at least 2 dimensions")

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 from lib import data, stats, summary, verdicts
+from lib.reports.generative_lipschitz import convergence as cv
 from lib.reports.generative_lipschitz import experiment as ex
-from lib.reports.generative_lipschitz.generative import GANFit, VAEFit, fit_gans, fit_vaes
+from lib.reports.generative_lipschitz import sample_quality as sq
+from lib.reports.generative_lipschitz.generative import GANFit, VAEFit, fit_gans, fit_other_k, fit_vaes
 from lib.sweep import SweepResult
 
 
@@ -20,17 +24,23 @@ from lib.sweep import SweepResult
 class Run:
     """What the notebook computed, per task keyed by role (``"fashion_mnist"``, ``"cifar10"``):
     the VAEs (``vaes``) and GANs (``gans``, keyed ``dcgan_mnist``, ``fc_mnist``, ``fc_fashion``,
-    ``dcgan_cifar``) of section III; the two classifiers of each task (``tasks``), their
-    certificates, the report's attacks on them (``attacked``: FGSM and CW) and the worst case
-    over CW and the study's strong L2 set (``worst``); and the logit-scaling control."""
+    ``dcgan_cifar``, and ``fc_mnist_k<k>`` for the other k) of section III; the two classifiers
+    of each task (``tasks``) and the generators' sample quality (``quality``: KID in their
+    feature spaces); the classifiers' certificates, the report's attacks on them (``attacked``:
+    FGSM and CW), CW at increasing budgets (``ladders``), the worst case over CW and the study's
+    strong L2 set (``worst``) with the attack checks on the Lipschitz classifiers (``checks``);
+    and the logit-scaling control."""
 
     ctx: ex.Context
     vaes: dict[str, VAEFit]
     gans: dict[str, GANFit]
     tasks: dict[str, ex.Task]
+    quality: sq.SampleQuality
     certificates: dict[str, ex.Pair[ex.Certificate]]
     attacked: dict[str, ex.Pair[ex.Attacked]]
+    ladders: dict[str, ex.Pair[cv.Ladder]]
     worst: dict[str, ex.Pair[SweepResult]]
+    checks: pd.DataFrame
     control: ex.Control
 
     @property
@@ -41,11 +51,14 @@ class Run:
 def build(cfg, device=None) -> Run:
     """Every step of the notebook in order, without its narration."""
     ctx = ex.prepare(cfg, device)
+    vaes, gans = fit_vaes(ctx), {**fit_gans(ctx), **fit_other_k(ctx)}
     tasks = ex.fit_classifiers(ctx)
+    quality = sq.score(cfg, sq.scorers(ctx, tasks), gans, vaes, sq.real_references(ctx))
     attacked = ex.attack(ctx, tasks)
-    return Run(ctx=ctx, vaes=fit_vaes(ctx), gans=fit_gans(ctx), tasks=tasks, certificates=ex.certify(tasks),
-               attacked=attacked, worst=ex.worst_cases(ctx, tasks, attacked),
-               control=ex.logit_scaling_control(ctx, tasks))
+    worst = ex.worst_cases(ctx, tasks, attacked)
+    return Run(ctx=ctx, vaes=vaes, gans=gans, tasks=tasks, quality=quality, certificates=ex.certify(tasks),
+               attacked=attacked, ladders=cv.ladders(ctx, tasks), worst=worst,
+               checks=cv.pgd_checks(ctx, tasks, worst), control=ex.logit_scaling_control(ctx, tasks))
 
 
 def summary_rows(run: Run) -> list[dict]:

@@ -1,0 +1,139 @@
+"""Are report 003's attacks strong enough for its claims (issue 17, item 3)?
+
+- Carlini-Wagner L2 is a minimal-norm attack: its output is a distortion per image, which only
+  means something once more search buys nothing. :func:`cw_ladder_table` runs it at increasing
+  budgets (``cw_binary_steps`` x ``cw_steps``, pairwise) on the same images and shows, per
+  budget, the median distortion needed (over the images the classifier gets right clean, an
+  image CW did not break counting as infinite) with a bootstrap interval, and a sign test
+  against the previous budget: per image, "found a distortion smaller by more than
+  :data:`~lib.reports.generative_lipschitz.experiment.TIE_TOLERANCE`" against "larger by more".
+  CW has converged when the last two budgets do not differ beyond that noise (McNemar's exact
+  test, which is the sign test, at 5 %); the claims use the last budget.
+- The worst case over the strong L2 set decides "it did work" where the Lipschitz classifier
+  keeps accuracy: there :func:`pgd_checks` runs :func:`lib.robustness.checks` (accuracy against
+  PGD's steps and restarts, an unbounded attack that must break every image, FGM against PGD)
+  at the largest eps of ``summary_eps``, and :func:`lib.robustness.sanity_table` states whether
+  each check passed.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lib import robustness
+from lib.reports.generative_lipschitz import experiment as ex
+from lib.stats import mcnemar_exact
+
+ALPHA = 0.05
+
+
+def budgets(cfg) -> list[tuple[int, int]]:
+    """The CW budgets of the profile, smallest first: (binary-search steps, iterations)."""
+    return [(int(b), int(s)) for b, s in zip(cfg["cw_binary_steps"], cfg["cw_steps"])]
+
+
+def median_needed(dist: torch.Tensor, bootstrap: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """Median distortion needed over the clean-correct images (``dist`` > 0; inf where the attack
+    failed) with a percentile bootstrap 95 % interval; nan when no image qualifies."""
+    d = dist[dist > 0].double().numpy()
+    if not len(d):
+        return (float("nan"),) * 3
+    rng = np.random.default_rng(seed)
+    boots = np.median(d[rng.integers(0, len(d), (bootstrap, len(d)))], axis=1)
+    low, high = np.quantile(boots, [0.025, 0.975], method="inverted_cdf")  # no interpolation: inf stays inf
+    return float(np.median(d)), float(low), float(high)
+
+
+def smaller(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per image: ``a`` is smaller than ``b`` by more than the tie tolerance (finite beats inf)."""
+    return b > a * (1 + ex.TIE_TOLERANCE)
+
+
+@dataclass
+class Ladder:
+    """CW at each budget on one classifier: ``budgets`` (binary steps, iterations) and per budget
+    the distortion per image (``dists``: (n_attack,), :func:`~experiment.cw_distances`)."""
+
+    budgets: list[tuple[int, int]]
+    dists: list[torch.Tensor]
+
+    def rows(self) -> list[dict]:
+        out, previous = [], None
+        for (bs, steps), d in zip(self.budgets, self.dists):
+            med, low, high = median_needed(d)
+            ok = d > 0
+            row = {"budget": f"{bs} x {steps}", "binary steps": bs, "iterations": steps,
+                   "broken": int(torch.isfinite(d[ok]).sum()), "clean-correct": int(ok.sum()),
+                   "median L2 needed": med, "low": low, "high": high,
+                   "smaller than previous": np.nan, "larger than previous": np.nan, "p vs previous": np.nan}
+            if previous is not None:
+                both = ok & (previous > 0)
+                better, worse = smaller(d[both], previous[both]), smaller(previous[both], d[both])
+                row.update({"smaller than previous": int(better.sum()), "larger than previous": int(worse.sum()),
+                            "p vs previous": mcnemar_exact(better.numpy(), worse.numpy()).p_value})
+            out.append(row)
+            previous = d
+        return out
+
+    @property
+    def converged(self) -> bool:
+        """The last budget finds no more smaller distortions than the one before, beyond noise
+        (a single budget cannot show convergence: False)."""
+        if len(self.dists) < 2:
+            return False
+        last = self.rows()[-1]
+        return not (last["smaller than previous"] > last["larger than previous"] and last["p vs previous"] < ALPHA)
+
+
+def ladder(cfg, model, x: torch.Tensor, y: torch.Tensor) -> Ladder:
+    """CW-L2 at every budget of :func:`budgets` (each run cached by :func:`~experiment.cw_l2`)."""
+    plan = budgets(cfg)
+    dists = [ex.cw_distances(model, x, y, ex.cw_l2(model, x, y, c=cfg["cw_c"], steps=s, binary_steps=b,
+                                                   lr=cfg["cw_lr"])) for b, s in plan]
+    return Ladder(plan, dists)
+
+
+def ladders(ctx: ex.Context, tasks: Mapping[str, ex.Task]) -> dict[str, ex.Pair[Ladder]]:
+    """:func:`ladder` for both classifiers of each task."""
+    return {role: ex.Pair(*(ladder(ctx.cfg, t.models[k].model, t.x_attack, t.y_attack) for k in ex.KINDS))
+            for role, t in tasks.items()}
+
+
+def cw_ladder_table(tasks: Mapping[str, ex.Task], ladders_: Mapping[str, ex.Pair[Ladder]]) -> pd.DataFrame:
+    """Every classifier's :class:`Ladder` rows, with dataset, model and ``converged``."""
+    rows = []
+    for role, pair in ladders_.items():
+        for kind, lad in pair.items():
+            rows += [{"dataset": tasks[role].dataset, "model": kind, **r, "converged": lad.converged}
+                     for r in lad.rows()]
+    return pd.DataFrame(rows)
+
+
+def pgd_steps_plan(cfg) -> tuple[list[int], list[int], int]:
+    """(PGD steps, restarts, steps per restart) of :func:`pgd_checks`: half, all and twice
+    ``pgd_steps``; 1 and 2 restarts of ``pgd_steps``."""
+    s = int(cfg["pgd_steps"])
+    return sorted({max(s // 2, 1), s, 2 * s}), [1, 2], s
+
+
+def pgd_checks(ctx: ex.Context, tasks: Mapping[str, ex.Task], worst: Mapping[str, ex.Pair], kinds: Sequence[str] = (
+        "Lipschitz",)) -> pd.DataFrame:
+    """Carlini et al.'s checks (:func:`lib.robustness.sanity_table`) on the given classifiers of
+    each task at the largest eps of ``summary_eps`` (L2), on the attacked images."""
+    cfg = ctx.cfg
+    eps = max(float(e) for e in cfg["summary_eps"])
+    steps, restarts, per = pgd_steps_plan(cfg)
+    frames = []
+    for role, t in tasks.items():
+        for kind in kinds:
+            model = t.models[kind].model
+            c = robustness.checks(model, t.x_attack, t.y_attack, eps, "2", steps=steps, restarts=restarts,
+                                  restart_steps=per, seed=cfg["seed"], name=f"{ex.REPORT}-checks-{kind}-{t.dataset}")
+            table = robustness.sanity_table(f"{kind}, {t.dataset}", worst[role][kind], unbounded_result=c["unbounded"],
+                                            convergence_table=c["convergence"], step_check=c["step_check"])
+            frames.append(table)
+    return pd.concat(frames, ignore_index=True)
