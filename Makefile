@@ -46,7 +46,7 @@ PY := $(ENV_DIR)/bin/python
 STAMP := $(ENV_DIR)/.adversarial-study-installed
 DEBIAN_FMNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: help install data data-quick data-debian data-test notebooks lint test reproduce handin lab benchmark clean clean-results
+.PHONY: help install data data-quick data-debian data-test notebooks lint test reproduce paper-check handin lab benchmark clean clean-results
 
 help: ## list the targets
 	@echo "Usage: make <target> [PROFILE=smoke|quick|paper] [REPORTS=\"id ...\"] [PARAMS=\"name=value ...\"]"
@@ -119,6 +119,9 @@ test: $(STAMP) lint data-test ## lint, unit tests, every notebook under the smok
 reproduce: $(STAMP) data-debian ## run the notebooks with papermill -> figures/<profile>/<report>/
 	$(PY) -m lib.runner --from-env
 
+paper-check: $(STAMP) data-quick ## every notebook in the paper profile's structure, sizes shrunk (CPU, ~10 min) -> figures/paper-check/
+	$(PY) -m lib.runner --paper-check --from-env
+
 handin: $(STAMP) ## pack the executed notebooks (HTML), tables (LaTeX, CSV) and figures -> figures/<profile>/handin.zip
 	$(PY) -m lib.handin --from-env
 
@@ -129,7 +132,7 @@ benchmark: $(STAMP) ## time the attacks and the training loop on this machine
 	ADV_PROGRESS=0 $(PY) -m lib.benchmark
 
 clean-results: ## delete generated figures and tables (keeps data and checkpoints)
-	rm -rf figures/smoke figures/quick figures/paper
+	rm -rf figures/smoke figures/quick figures/paper figures/paper-check
 
 clean: clean-results ## also delete cached checkpoints and the .venv
 	rm -rf data/checkpoints .venv

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lib import cache, profiles, progress, provenance, runtime
+from lib import cache, estimate, paper_check, profiles, progress, provenance, runtime
 from lib.params import ConfigError, cost_note
 
 KERNEL_NAME = "adversarial-study"
@@ -201,6 +201,7 @@ def run_one(report: str, profile: str, overrides: dict[str, Any], *, log_output:
     bar = CellProgress(report, src)
     old_env = {k: os.environ.get(k) for k in kernel_env}
     os.environ.update(kernel_env)
+    peak = _PeakRSS()
     try:
         _in_worker(functools.partial(
             pm.execute_notebook, str(src), str(executed), parameters={"profile": profile, "overrides": overrides},
@@ -209,7 +210,7 @@ def run_one(report: str, profile: str, overrides: dict[str, Any], *, log_output:
             # The kernel's own warnings (e.g. "running over TCP without encryption"
             # on a local kernel) say nothing about the notebook; its errors still show.
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            kernel_manager_class=_tracked_kernel_manager()))
+            kernel_manager_class=_tracked_kernel_manager()), on_tick=peak.sample)
     except BaseException as err:
         if executed.exists():
             os.replace(executed, failed)
@@ -219,6 +220,7 @@ def run_one(report: str, profile: str, overrides: dict[str, Any], *, log_output:
             raise _describe_failure(err, failed if failed.exists() else None) from err
         raise
     finally:
+        PEAK_RSS[report] = peak.bytes
         bar.close()
         for key, value in old_env.items():
             if value is None:
@@ -307,7 +309,33 @@ def _tracked_kernel_manager():
     return TrackedKernelManager
 
 
-def _in_worker(execute) -> None:
+#: Peak resident memory in bytes of each notebook's kernel run by this process (Linux: its VmHWM
+#: in /proc, read while it runs; 0 elsewhere), for paper-check's memory calibration.
+PEAK_RSS: dict[str, int] = {}
+
+
+class _PeakRSS:
+    bytes = 0
+
+    def sample(self) -> None:
+        self.bytes = max(self.bytes, _kernel_rss())
+
+
+def _kernel_rss() -> int:
+    """The largest peak resident memory (bytes) of the kernels running now."""
+    peak = 0
+    for km in list(_KERNELS):
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is None or process.poll() is not None:
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) * 1024)
+    return peak
+
+
+def _in_worker(execute, on_tick=None) -> None:
     """``execute()`` (papermill) in a worker thread, its error re-raised here. In the main thread
     nbclient would take SIGINT over and shut the kernel down mid-cell, which then prints
     tracebacks from both sides; this way Ctrl-C reaches this thread as KeyboardInterrupt, the
@@ -328,6 +356,8 @@ def _in_worker(execute) -> None:
     try:
         while worker.is_alive():
             worker.join(0.1)
+            if on_tick is not None:
+                on_tick()
     except KeyboardInterrupt:
         logging.disable(logging.CRITICAL)   # the client's complaints about the killed kernel say nothing new
         try:
@@ -496,6 +526,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the reports (title, report, datasets) and exit")
     parser.add_argument("--describe", metavar="REPORT", help="list a report's parameters and exit")
     parser.add_argument("--log-output", action="store_true", help="echo notebook output")
+    parser.add_argument("--paper-check", action="store_true",
+                        help="the paper profile's structure with its sizes shrunk (lib.paper_check), into "
+                             "figures/paper-check/; then each notebook's time beside its estimate")
     args = parser.parse_args(argv)
     if args.list:
         print(listing(width=shutil.get_terminal_size((100, 24)).columns))
@@ -542,11 +575,24 @@ def _main(args, state: dict[str, Any]) -> int:
         if args.from_env:
             _from_env(args)
         params = profiles.split_assignments(args.param)
-        profile, jobs = plan(args.profile, args.reports, params)
-        notes = routing_note([r for r, _, _ in jobs], params)
+        checked = paper_check.Check.from_args(args) if args.paper_check else None
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    # paper-check's own figures and checkpoint folders, in place before the plan looks there
+    with checked.folders() if checked is not None else contextlib.nullcontext():
+        try:
+            profile, jobs = plan(args.profile, args.reports, params, None if checked is None else checked.overrides)
+            notes = routing_note([r for r, _, _ in jobs], params)
+        except ConfigError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return _run_jobs(args, state, profile, jobs, notes, checked)
+
+
+def _run_jobs(args, state: dict[str, Any], profile: str, jobs, notes, checked) -> int:
+    """Run the planned notebooks one after another (a failed one does not stop the others),
+    with time estimates before a paper run and, for paper-check, the calibration after."""
     print(f"profile {profile!r}: {len(jobs)} notebook(s) -> {runtime.figures_dir() / profile}", flush=True)
     state["root"] = runtime.figures_dir() / profile
     if notes:
@@ -555,6 +601,9 @@ def _main(args, state: dict[str, Any]) -> int:
         print("ADV_DRY_RUN is set: everything is checked, nothing is run.")
         return 0
     launcher = "make reproduce" if args.from_env else "python -m lib.runner"
+    if checked is not None:
+        launcher = "make paper-check" if args.from_env else "python -m lib.runner --paper-check"
+    estimates = estimate.announce(profile, jobs, checked)
     summary = []
     for report, overrides, _ in jobs:
         t0 = time.perf_counter()
@@ -578,6 +627,8 @@ def _main(args, state: dict[str, Any]) -> int:
     failures = [r for r, s, _ in summary if s != "ok"]
     print(f"total {sum(t for _, _, t in summary):.0f} s; {len(summary) - len(failures)} ok, "
           f"{len(failures)} failed {failures or ''}")
+    if checked is not None and estimates is not None:
+        print(checked.calibration(estimates, {r: (t, s) for r, s, t in summary}, peaks=dict(PEAK_RSS)), flush=True)
     return 1 if failures else 0
 
 

@@ -70,6 +70,7 @@ from lib.reports.generative_lipschitz import generative as gen
 from lib.reports.generative_lipschitz import sample_quality as sq
 from lib.reports.generative_lipschitz import tables as tb
 
+# %%
 cfg = profiles.resolve("generative_lipschitz", profile, overrides)   # every value checked before compute
 device = runtime.get_device(cfg.device)
 policy = precision.use(cfg.precision, device)  # gradients in bf16 where native; decisions in fp32

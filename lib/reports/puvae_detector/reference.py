@@ -52,8 +52,8 @@ REPORT_FIG8_MNIST = (1.8, 18.3)
 REPORT_TABLE1 = {"mnist": (128, 64, 99.2), "fashion_mnist": (128, 256, 92.2), "cifar10": (64, 350, 80.2)}
 REPORT_TABLE2 = {"mnist": (512, 350, 32), "fashion_mnist": (512, 350, 128), "cifar10": (256, 1024, 1024)}
 REPORT_CLEAN = {k: v[2] for k, v in REPORT_TABLE1.items()}
-#: Which report dataset a synthetic stand-in is compared with (smoke profile only).
-REFERENCE_OF = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10",
+#: Which report dataset each dataset is compared with (synthetic stand-ins: smoke profile; the JPEG copy: CIFAR-10).
+REFERENCE_OF = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10", "cifar10_jpeg": "cifar10",
                 "synthetic28": "fashion_mnist", "synthetic32": "cifar10"}
 ATTACK_NAMES = ("FGSM", "BIM", "PGD")
 

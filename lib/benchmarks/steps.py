@@ -1,0 +1,113 @@
+"""One step of each kind of pass through a model, for measuring throughput (:mod:`lib.estimate`).
+
+``STEPS[unit.step](model, policy, x, y, optimiser)`` returns ``{kind: step}``: a closure that
+runs one pass of that kind over the batch ``x`` (labels ``y``) in the precision ``policy``:
+``train`` (forward, backward, optimiser step), ``grad`` (an attack's input gradient),
+``forward`` (inference), and a GAN's ``d`` / ``g`` steps. The model is a module, or a pair
+(CVAE, frozen classifier) / (generator, discriminator).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _loss_ce(model, x, y):
+    return nn.functional.cross_entropy(model(x).float()[:, :10], y)
+
+
+def _classifier(model, policy, x, y, opt):
+    def train():
+        model.train()
+        with policy.autocast():
+            loss = _loss_ce(model, policy.images(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def grad():
+        model.eval()
+        xg = policy.images(x).clone().requires_grad_(True)
+        with policy.autocast():
+            loss = _loss_ce(model, xg, y)
+        torch.autograd.grad(loss, xg)
+
+    def forward():
+        model.eval()
+        with torch.no_grad(), policy.autocast():
+            model(policy.images(x))
+
+    return dict(train=train, grad=grad, forward=forward)
+
+
+def _class_vaes(model, policy, x, y, opt):
+    xk = x[:, None].expand(-1, model.num_classes, *x.shape[1:]).contiguous()
+
+    def train():
+        model.train()
+        with policy.autocast():
+            loss = model.loss(xk)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return dict(train=train)
+
+
+def _cvae(pair, policy, x, y, opt):
+    from lib.defenses.puvae import puvae_loss
+
+    vae, clf = pair
+
+    def train():
+        vae.train()
+        with policy.autocast():
+            loss = puvae_loss(vae, x, y, classifier=clf)[0]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return dict(train=train)
+
+
+def _vae(model, policy, x, y, opt):
+    from lib.models.generative.vae import vae_terms
+
+    def train():
+        model.train()
+        with policy.autocast():
+            loss = sum(t.mean() for t in vae_terms(model, x))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return dict(train=train)
+
+
+def _gan(pair, policy, x, y, opt):
+    from lib.models.generative.gan import discriminator_loss, generator_loss
+
+    g, d = pair
+    opt_d = torch.optim.Adam(d.parameters(), lr=1e-4)
+    z = torch.randn(len(x), g.z_dim, device=x.device)
+
+    def d_step():
+        with policy.autocast():
+            loss = discriminator_loss(g, d, policy.images(x), z)[0]
+        opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_d.step()
+
+    def g_step():
+        with policy.autocast():
+            loss = generator_loss(g, d, z)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return dict(d=d_step, g=g_step)
+
+
+#: Per ``Unit.step``: ``make(model, policy, x, y, optimiser) -> {kind: step}``; the model
+#: a unit builds is a module, or (CVAE, classifier) / (generator, discriminator).
+STEPS = {"classifier": _classifier, "class_vaes": _class_vaes, "cvae": _cvae, "vae": _vae, "gan": _gan}
