@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cmd = command(os.environ.get("ADV_LAB_ARGS", ""))
+        # the lab's kernels run in notebooks/: a relative ADV_* folder would land there
+        runtime.resolve_environment()
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -53,6 +53,16 @@ def test_lab_args_outside_the_known_options_are_refused(extra, message):
         lab.command(extra, is_root=False)
 
 
+def test_the_lab_resolves_relative_study_folders_before_its_kernels_start_in_notebooks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ADV_FIGURES_DIR", "relfigs")
+    monkeypatch.setenv("ADV_DRY_RUN", "1")
+    assert lab.main([]) == 0
+    assert os.environ["ADV_FIGURES_DIR"] == str(tmp_path / "relfigs")
+    monkeypatch.setenv("ADV_DEVICE", "foo")
+    assert lab.main([]) == 2, "an unusable setting is refused before the lab starts"
+
+
 def test_make_lab_refuses_a_config_file_without_a_traceback(tmp_path):
     marker = tmp_path / "ran"
     evil = tmp_path / "evil.py"
