@@ -1,6 +1,8 @@
 """Library behind the adversarial-robustness study, in layers (imports point downward only).
 
 - ``lib.runtime``   paths (data/, checkpoints, figures/), device choice, seeding
+- ``lib.precision`` the precision policy (bf16 autocast + channels_last where the hardware has
+                    native bf16, fp32 elsewhere); every decision of an attack stays in fp32
 - ``lib.cache``     config hashing, atomic files, ``weights_only`` loads
 - ``lib.validate``  checks on what the library is asked to score (logits, labels, dtypes)
 - ``lib.progress``  progress bars for terminals and notebooks
@@ -17,13 +19,16 @@
                     tests against a margin (TOST), Holm's correction, sample sizes
 - ``lib.verdicts``  one Claim type (a report's quoted words and the comparison they imply) and one
                     judge; observations of ours about a report
+- ``lib.quality``   sample quality of generators (KID, Frechet distance) in a classifier's features
 - ``lib.plots``     figure style, image grids, accuracy-vs-eps plots
 - ``lib.tables``    tables as CSV / Markdown / LaTeX, the report's number beside ours
 - ``lib.params``    typed parameter specs; ``lib.profiles`` resolves and checks them
 - ``lib.reports``   one package per report notebook, all in the shape of ``lib.reports.base``:
                     profile, reference numbers and quotes, its steps, a typed Run, claims(run),
                     observations(run), summary_rows(run), closing_note(run)
-- ``lib.runner``    papermill runner behind ``make reproduce``; ``lib.lab`` behind ``make lab``
+- ``lib.runner``    papermill runner behind ``make reproduce``; ``lib.lab`` behind ``make lab``;
+                    ``lib.paper_check`` behind ``make paper-check`` and ``lib.estimate`` /
+                    ``lib.cost_models`` (a paper run's time and memory, announced before it starts)
 """
 
 import os as _os

@@ -25,9 +25,9 @@ README = runtime.REPO_ROOT / "README.md"
 REAL = {"make reproduce PROFILE=smoke REPORTS=library_tour PARAMS=\"eps=0,0.1,0.2 'dataset=synthetic28'\""}
 #: make targets checked with `make -n` (long, recursive, or writing to the working tree).
 DRY_MAKE = ("test", "benchmark", "notebooks", "data", "data-quick", "install", "lint", "clean", "clean-results")
-#: Known to fail today, each with the issue that fixes it: strict, so a fix shows up as a failure here.
-KNOWN = {"make reproduce PROFILE=quick REPORTS=puvae_detector PARAMS=\"fpr={'mnist':0.001,'fashion_mnist':0.01}\"":
-         "issue 19 item 10: PARAMS's shell-like splitting drops the quotes inside a dict"}
+#: Known to fail today, each with the issue that fixes it (none now: issue 19 item 10, the README's
+#: PARAMS dict with quotes inside, is parsed since the runner reads PARAMS itself).
+KNOWN: dict[str, str] = {}
 
 
 def readme_commands() -> list[str]:
