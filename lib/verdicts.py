@@ -463,13 +463,16 @@ def study_wide(claims: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     """The claims table (:data:`CLAIM_COLUMNS`, several reports) with Holm's correction over
     every tested claim of the study at once: adds ``p_holm_study``, ``verdict_study`` and
     ``changes`` (True where the study-wide verdict differs from the per-report one). Rows
-    without a raw p-value (gated, or from a report not yet converted) are left as they are."""
+    without a raw p-value (gated, or from a report not yet converted) are left as they are, and
+    so is a row a budget gate stopped (it is in the Holm family, but its gate still holds: a
+    larger family can only weaken its verdict, never lift the gate)."""
     out = claims.copy()
     p = pd.to_numeric(out.get("p_raw", pd.Series(np.nan, index=out.index)), errors="coerce").to_numpy()
     out["p_holm_study"] = stats.holm(p)
     sig = out.get("if_significant", pd.Series("", index=out.index)).fillna("")
-    out["verdict_study"] = [decide(ph, s, alpha) if not np.isnan(ph) else v
-                            for ph, s, v in zip(out["p_holm_study"], sig, out["verdict"])]
+    gated = out.get("gate", pd.Series("", index=out.index)).fillna("").astype(str).str.strip() != ""
+    out["verdict_study"] = [decide(ph, s, alpha) if not (np.isnan(ph) or g) else v
+                            for ph, s, v, g in zip(out["p_holm_study"], sig, out["verdict"], gated)]
     out["changes"] = out["verdict_study"] != out["verdict"]
     return out
 

@@ -194,6 +194,13 @@ def test_tables_and_study_wide_correction():
     assert wide.loc[0, "p_holm_study"] > table.loc[0, "p_holm"]
     assert wide.loc[0, "verdict_study"] == UNJUDGED and bool(wide.loc[0, "changes"])
     assert not bool(wide.loc[2, "changes"])
+    # a claim a budget gate stopped (ours short of the report) stays unjudged study-wide
+    short = verdicts.budget("trained as the report", False, "trained 10 epochs (report 25)")
+    cs = verdicts.judge([claim("v", VALUE, Count(30, 100), value=0.6, gate=(short,))])
+    table = verdicts.claims_table(cs)
+    assert table.loc[0, "verdict"] == UNJUDGED and not np.isnan(table.loc[0, "p_raw"])
+    wide = verdicts.study_wide(table)
+    assert wide.loc[0, "verdict_study"] == UNJUDGED and not bool(wide.loc[0, "changes"])
     with pytest.raises(ValueError, match="judged"):
         verdicts.claims_table([claim("z", SUPERIORITY, None)])
     obs = verdicts.observations_table([verdicts.Observation("r", "o", "Table 2", "caption names ABS")])
