@@ -218,6 +218,8 @@ def plan_generative_lipschitz(cfg: Mapping) -> Plan:
             unit = _classifier(f"report 003 {'Lipschitz ' if lipschitz else ''}CNN", build, name,
                                cfg["clf_batch_size"], "adam")
             epochs = cfg["lip_epochs"] if lipschitz else cfg["clf_epochs"]
+            if role == "cifar_data" and not lipschitz and cfg.get("cifar_clf_epochs") is not None:
+                epochs = cfg["cifar_clf_epochs"]
             work += [Work(unit, "train", n_tr * epochs, "train the classifiers"),
                      Work(unit, "forward", cfg["n_val"] * epochs + cfg["n_test"], "validation and clean accuracy"),
                      Work(unit, "grad", n_att * (len(cfg["fgsm_eps"]) + cw), "FGSM and CW"),

@@ -62,7 +62,7 @@ SHRINK: dict[str, dict[str, Any]] = {
     "generative_lipschitz": dict(
         n_gen_train=256, n_train=600, n_val=100, n_test=200, n_attack=20,
         vae_epochs=1, fc_gan_epochs=1, fashion_gan_epochs=[1, 2, 3], dcgan_epochs=1, cifar_gan_epochs=1,
-        clf_epochs=1, mnist_clf_epochs=1, lip_epochs=1, cw_steps=[2, 3], cw_binary_steps=[1, 2], control_steps=3,
+        clf_epochs=1, mnist_clf_epochs=1, cifar_clf_epochs=None, lip_epochs=1, cw_steps=[2, 3], cw_binary_steps=[1, 2], control_steps=3,
         pgd_steps=2, apgd_steps=3, square_queries=10, n_samples=40, n_kid_real=80, kid_subsets=4,
         gan_checkpoints=2),
     "library_tour": dict(
@@ -255,9 +255,7 @@ class Check:
             ratio = seconds / e.seconds if e.seconds > 0 else math.nan
             rss = human_bytes(peaks[r]) if peaks.get(r) else "n/a"
             lines.append(f"{r:<{width}}  {status:<6}  {seconds:7.0f} s  {e.seconds:8.0f} s  {ratio:5.2f}  {rss:>8}  "
-                         f"{human_bytes(e.peak + e.host):>9}  | "
-                         + (f"{human_seconds(f.seconds)}, {human_bytes(f.peak)} (+ {human_bytes(f.host)} data)"
-                            if f else ""))
+                         f"{human_bytes(e.ram):>9}  | " + (f"{human_seconds(f.seconds)}, {f.memory()}" if f else ""))
         total_m = sum(t for t, _ in measured.values())
         total_e = sum(e.seconds for r, e in estimates.rows.items() if r in measured)
         total_f = sum(f.seconds for f in (estimates.full or {}).values())

@@ -175,3 +175,14 @@ def test_cpu_peak_counts_weights_gradients_optimiser_state_and_what_a_step_alloc
         got = estimate.measure(big, ["forward"], policy, torch.device("cpu"), seconds=0.01)["forward"]
         out = 2048 * 4096 * 4                      # the output alone at batch 2048: 32 MiB
         assert out < got["peak"] - 3072 * 4096 * 4 < 20 * out
+
+
+def test_the_calibration_puts_measured_time_and_memory_beside_the_estimates():
+    rows = {"library_tour": estimate.Estimate("library_tour", 10.0, [("train", 8.0)], None, 2 ** 30)}
+    full = {"library_tour": estimate.Estimate("library_tour", 3600.0, [("CW", 3000.0)], None, 2 ** 31)}
+    estimates = estimate.Estimates("cpu", "fp32", rows, full)
+    checked = paper_check.Check.of(["library_tour"])
+    text = checked.calibration(estimates, {"library_tour": (20.0, "ok")}, peaks={"library_tour": 2 ** 29})
+    line = next(li for li in text.splitlines() if li.startswith("library_tour"))
+    assert "20 s" in line and "2.00" in line and "0.5 GiB" in line and "1.0 GiB" in line
+    assert "60.0 min" in line and "RAM 2.0 GiB" in line

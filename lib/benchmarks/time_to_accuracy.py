@@ -102,7 +102,7 @@ def figure(table: pd.DataFrame):
     """Accuracy against cumulative training seconds, one line per recipe, the target dashed."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(7, 5))
     for name, part in table.groupby("recipe", sort=False):
         ax.plot(part["seconds"], 100 * part["accuracy"], marker="o", label=name)
         last = part.iloc[-1]
@@ -116,7 +116,9 @@ def figure(table: pd.DataFrame):
     ax.set_ylabel(f"test accuracy, % of {table.attrs.get('n_test', '?')} images")
     ax.set_title(f"Report 002's CNN (width {table.attrs.get('width')}) on {table.attrs.get('dataset')}: "
                  "time to accuracy", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    # below the axes: inside, the long recipe names cover the points they label
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1, frameon=False)
+    ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

@@ -112,9 +112,13 @@ def train_classifier(cfg, dataset: str, train: data_mod.ImageData, val: data_mod
     to 0, weight decay ``clf_weight_decay``, an EMA of the weights (``clf_ema``) and, per dataset,
     the augmentation of ``fashion_augment`` / ``cifar_augment`` (the CIFAR role's for 32 x 32
     colour images, the Fashion-MNIST role's otherwise); cross-entropy. ``epochs`` overrides
-    ``clf_epochs`` / ``lip_epochs`` (the MNIST feature network)."""
+    ``clf_epochs`` / ``lip_epochs`` (the MNIST feature network); ``cifar_clf_epochs``, where set,
+    replaces ``clf_epochs`` for the plain classifier of 32 x 32 colour images."""
     default, lr = (cfg["lip_epochs"], cfg["lip_lr"]) if lipschitz else (cfg["clf_epochs"], cfg["clf_lr"])
-    augment = cfg["cifar_augment"] if data_mod.info(dataset).shape[0] == 3 else cfg["fashion_augment"]
+    colour = data_mod.info(dataset).shape[0] == 3
+    if colour and not lipschitz and cfg["cifar_clf_epochs"] is not None:
+        default = cfg["cifar_clf_epochs"]
+    augment = cfg["cifar_augment"] if colour else cfg["fashion_augment"]
     tc = train_mod.TrainConfig(epochs=epochs or default, batch_size=cfg["clf_batch_size"], optimizer="sgd", lr=lr,
                                weight_decay=cfg["clf_weight_decay"], scheduler="linear", warmup=cfg["clf_warmup"],
                                augment=None if augment == "none" else augment, ema=cfg["clf_ema"], seed=cfg["seed"])
