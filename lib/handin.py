@@ -197,7 +197,7 @@ def _index(profile: str, reports: list[str], root: Path, staging: Path, stamps: 
 
 def build(profile: str, reports: list[str] | None = None) -> tuple[Path, Path]:
     """Write the hand-in folder and zip for ``profile``; return their paths."""
-    from lib import profiles, runner
+    from lib import profiles, runner, swap
 
     reports = reports or runner.available()
     missing = problems(profile, reports)
@@ -230,7 +230,7 @@ def build(profile: str, reports: list[str] | None = None) -> tuple[Path, Path]:
                 for path in sorted(staging.rglob("*")):
                     if path.is_file() and not path.is_symlink():
                         z.write(path, Path(HANDIN) / path.relative_to(staging))
-        runner._swap_in(staging, root / HANDIN)
+        swap.swap_in(staging, root / HANDIN)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return root / HANDIN, zipped

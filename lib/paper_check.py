@@ -62,7 +62,8 @@ SHRINK: dict[str, dict[str, Any]] = {
     "generative_lipschitz": dict(
         n_gen_train=256, n_train=600, n_val=100, n_test=200, n_attack=20,
         vae_epochs=1, fc_gan_epochs=1, fashion_gan_epochs=[1, 2, 3], dcgan_epochs=1, cifar_gan_epochs=1,
-        clf_epochs=1, mnist_clf_epochs=1, cifar_clf_epochs=None, lip_epochs=1, cw_steps=[2, 3], cw_binary_steps=[1, 2], control_steps=3,
+        clf_epochs=1, mnist_clf_epochs=1, cifar_clf_epochs=None, lip_epochs=1, cw_steps=[2, 3],
+        cw_binary_steps=[1, 2], control_steps=3,
         pgd_steps=2, apgd_steps=3, square_queries=10, n_samples=40, n_kid_real=80, kid_subsets=4,
         gan_checkpoints=2),
     "library_tour": dict(

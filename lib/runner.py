@@ -26,13 +26,19 @@ import shutil
 import signal
 import sys
 import time
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from lib import cache, estimate, paper_check, profiles, progress, provenance, runtime
+from lib.kernels import PEAK_RSS, CellProgress
+from lib.kernels import PeakRSS as _PeakRSS
+from lib.kernels import in_worker as _in_worker
+from lib.kernels import stop_kernels as _stop_kernels
+from lib.kernels import tracked_kernel_manager as _tracked_kernel_manager
 from lib.params import ConfigError, cost_note
+from lib.swap import clean_leftovers
+from lib.swap import swap_in as _swap_in
 
 KERNEL_NAME = "adversarial-study"
 #: Exceptions that are a user's mistake: shown as one clear message, without a traceback.
@@ -259,212 +265,6 @@ def _stamp_notebook(executed: Path, staging: Path, run_id: str, **extra: Any) ->
         with cache.atomic_path(executed) as tmp:
             nbformat.write(nb, str(tmp))
     provenance.seal(staging, stamp)
-
-
-class CellProgress:
-    """A bar over a notebook's cells, labelled with the section now running (the last
-    Markdown heading before the cell), fed by nbclient's ``on_cell_start`` hook."""
-
-    def __init__(self, report: str, notebook: Path):
-        import nbformat
-
-        nb = nbformat.read(notebook, as_version=4)
-        self.report, self.section, sections, current = report, "", [], ""
-        for cell in nb.cells:
-            if cell.cell_type == "markdown":
-                heads = [line.lstrip("#").strip() for line in cell.source.splitlines() if line.startswith("#")]
-                current = heads[-1] if heads else current
-            sections.append(current)
-            if "parameters" in cell.get("metadata", {}).get("tags", []):
-                sections.append(current)   # papermill injects its parameters cell right after this one
-        self.sections = sections
-        # nbclient starts every cell, Markdown included, plus papermill's injected one.
-        self.bar = progress.progress(total=len(sections), desc=report, unit="cell", leave=False)
-
-    def on_cell_start(self, cell=None, cell_index: int | None = None, **_):
-        if cell_index is not None and cell_index < len(self.sections) and self.sections[cell_index] != self.section:
-            self.section = self.sections[cell_index]
-            self.bar.set_description(f"{self.report}: {self.section[:50]}")
-        self.bar.update(1)
-
-    def close(self):
-        self.bar.close()
-
-
-#: Kernel managers of the notebooks running now (papermill makes them through the class below).
-_KERNELS: weakref.WeakSet = weakref.WeakSet()
-
-
-@functools.cache
-def _tracked_kernel_manager():
-    """A kernel manager that remembers itself in ``_KERNELS`` while alive: a kernel runs in a
-    session of its own, so the terminal's Ctrl-C reaches only the runner, which then stops it."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    class TrackedKernelManager(AsyncKernelManager):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            _KERNELS.add(self)
-
-    return TrackedKernelManager
-
-
-#: Peak resident memory in bytes of each notebook's kernel run by this process (Linux: its VmHWM
-#: in /proc, read while it runs; 0 elsewhere), for paper-check's memory calibration.
-PEAK_RSS: dict[str, int] = {}
-
-
-class _PeakRSS:
-    bytes = 0
-
-    def sample(self) -> None:
-        self.bytes = max(self.bytes, _kernel_rss())
-
-
-def _kernel_rss() -> int:
-    """The largest peak resident memory (bytes) of the kernels running now."""
-    peak = 0
-    for km in list(_KERNELS):
-        process = getattr(getattr(km, "provisioner", None), "process", None)
-        if process is None or process.poll() is not None:
-            continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]) * 1024)
-    return peak
-
-
-def _in_worker(execute, on_tick=None) -> None:
-    """``execute()`` (papermill) in a worker thread, its error re-raised here. In the main thread
-    nbclient would take SIGINT over and shut the kernel down mid-cell, which then prints
-    tracebacks from both sides; this way Ctrl-C reaches this thread as KeyboardInterrupt, the
-    kernel is killed at once, and the interrupt goes on up to :func:`main`."""
-    import logging
-    import threading
-
-    outcome: dict[str, BaseException] = {}
-
-    def work():
-        try:
-            execute()
-        except BaseException as err:  # noqa: BLE001 - handed over to the caller's thread
-            outcome["error"] = err
-
-    worker = threading.Thread(target=work, name="papermill", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.1)
-            if on_tick is not None:
-                on_tick()
-    except KeyboardInterrupt:
-        logging.disable(logging.CRITICAL)   # the client's complaints about the killed kernel say nothing new
-        try:
-            _stop_kernels()
-            worker.join(30)
-        finally:
-            logging.disable(logging.NOTSET)
-        raise
-    if "error" in outcome:
-        raise outcome["error"]
-
-
-def _stop_kernels() -> None:
-    """Kill the kernels this process started (each with the processes it started)."""
-    for km in list(_KERNELS):
-        process = getattr(getattr(km, "provisioner", None), "process", None)
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(OSError):
-                os.killpg(process.pid, signal.SIGKILL)   # its own session: the group is its pid
-            with contextlib.suppress(Exception):
-                process.wait(timeout=10)
-
-
-def _swap_in(staging: Path, final_dir: Path) -> None:
-    """Replace ``final_dir`` by the finished ``staging`` folder, so that a reader never sees a mix
-    and a kill at any instant loses no complete copy: ``staging`` is first renamed
-    ``.complete-<report>-<pid>`` (the mark that it is whole), then ``final_dir`` is renamed
-    ``.old-<report>-<pid>``, then the complete copy becomes ``final_dir`` and the old one goes.
-    Whatever a kill leaves, :func:`clean_leftovers` puts the newest complete copy in place."""
-    pid = os.getpid()
-    complete = final_dir.parent / f".complete-{final_dir.name}-{pid}"
-    old = final_dir.parent / f".old-{final_dir.name}-{pid}"
-    with _no_interrupts():   # Ctrl-C waits for the three renames (a kill is for clean_leftovers)
-        os.replace(staging, complete)
-        if final_dir.exists():
-            os.replace(final_dir, old)
-        os.replace(complete, final_dir)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _no_interrupts():
-    """SIGINT and SIGTERM held back (delivered on exit) in the main thread; elsewhere nothing."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-
-#: Leftover folders of a run: what each holds (the pid of the run ends the name).
-_LEFTOVERS = (".staging-", ".complete-", ".old-")
-
-
-def _leftover(path: Path) -> tuple[str, str, int] | None:
-    """``(kind, report, pid)`` of a leftover folder name, None for anything else."""
-    for kind in _LEFTOVERS:
-        if path.name.startswith(kind):
-            report, _, pid = path.name[len(kind):].rpartition("-")
-            if report and pid.isdigit():
-                return kind, report, int(pid)
-    return None
-
-
-def clean_leftovers(root: Path) -> list[Path]:
-    """Tidy what killed runs left in ``root`` (``figures/<profile>``), never losing the newest
-    complete copy of a report's results; return what was removed.
-
-    Of a run that is no longer alive: a ``.staging-`` folder is a notebook that never finished
-    (removed); a ``.complete-`` one finished but was not yet swapped in, so it is the newest
-    complete copy and takes the place of ``<report>/``; an ``.old-`` one is the copy a swap
-    was replacing, put back when ``<report>/`` is missing and removed otherwise. Temporary files
-    of dead processes go too."""
-    removed: list[Path] = []
-    dead: dict[str, dict[str, list[Path]]] = {}
-    for path in sorted(root.glob(".*-*")):
-        parsed = _leftover(path)
-        if parsed is None or cache.process_alive(parsed[2]) or not path.is_dir():
-            continue
-        dead.setdefault(parsed[1], {k: [] for k in _LEFTOVERS})[parsed[0]].append(path)
-    for report, found in dead.items():
-        final = root / report
-        for staging in found[".staging-"]:
-            shutil.rmtree(staging, ignore_errors=True)
-            removed.append(staging)
-        newest = sorted(found[".complete-"], key=lambda p: p.stat().st_mtime)
-        olds = sorted(found[".old-"], key=lambda p: p.stat().st_mtime)
-        if newest:
-            keep = newest.pop()
-            if final.exists():   # the swap never got as far as moving it: it is the older copy
-                aside = root / f".old-{report}-{os.getpid()}"
-                os.replace(final, aside)
-                olds.append(aside)
-            os.replace(keep, final)
-        elif olds and not final.exists():
-            os.replace(olds.pop(), final)
-        for older in newest + olds:   # complete, but an older copy than the one now in place
-            shutil.rmtree(older, ignore_errors=True)
-            removed.append(older)
-    removed += cache.clean_stale_temporaries(root)
-    removed += cache.clean_stale_temporaries(runtime.checkpoint_dir())
-    return removed
 
 
 def _describe_failure(err: Exception, failed: Path | None) -> NotebookFailed:

@@ -34,8 +34,9 @@ exactly one p-value. Holm's correction runs over the tested claims of each repor
 is "holds" or "does not hold" only when the adjusted p-value is below alpha, else "cannot be
 judged at this profile", with the number of images that would decide it at the observed
 effect (80 % power at the claim's Holm level; :func:`lib.stats.n_mcnemar`,
-:func:`lib.stats.n_margin`; for scores, blocks times images per block: :func:`lib.stats.n_paired_t`). A null claim never holds for lack of evidence: it holds only when
-the interval lies inside the margin.
+:func:`lib.stats.n_margin`; for scores, blocks times images per block: :func:`lib.stats.n_paired_t`).
+A null claim never holds for lack of evidence: it holds only when the interval lies inside the
+margin.
 
 Gates (:class:`Requirement`): a claim about a defense is judged only when the models behind it
 reach the report's own baseline within a stated margin (:func:`baseline`); a failed gate makes
@@ -52,15 +53,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from lib import stats
+from lib.quotes import normalise, quote_found, reports_dir
 from lib.stats import FAILS, HOLDS, UNJUDGED
 
 SUPERIORITY, EQUIVALENCE, NOT_BETTER, VALUE = "superiority", "equivalence", "not better", "value"
@@ -477,29 +477,8 @@ def study_wide(claims: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     return out
 
 
-# --------------------------------------------------------------------------- quotes
-def normalise(text: str) -> str:
-    """Lower case, whitespace runs as one space: how a quote is matched against its report."""
-    return re.sub(r"\s+", " ", text).strip().lower()
-
-
-def quote_found(quote: str, text: str) -> bool:
-    """True when ``quote`` appears in ``text``, whitespace and case aside."""
-    return normalise(quote) in normalise(text)
-
-
-def reports_dir() -> Path:
-    """The reports' texts: ``$ADV_REPORTS_DIR``, default ``<repo>/../shared/reports``."""
-    import os
-
-    from lib import runtime
-
-    return Path(os.environ.get("ADV_REPORTS_DIR") or runtime.REPO_ROOT.parent / "shared" / "reports")
-
-
 __all__ = ["ALPHA", "CLAIM_COLUMNS", "DEFAULT_MARGIN", "EQUIVALENCE", "FAILS", "HOLDS", "KINDS", "NOT_BETTER",
-           "OBSERVATION_COLUMNS", "SUPERIORITY", "UNJUDGED", "VALUE", "Claim", "Comparison", "Count",
-           "Observation", "Paired", "Quote", "Requirement", "Scores", "baseline", "budget", "claims_table", "clean_baseline",
-           "condition",
-           "decide", "format_effect", "judge", "normalise", "observations_table", "quote_found", "reports_dir",
-           "study_wide"]
+           "OBSERVATION_COLUMNS", "SUPERIORITY", "UNJUDGED", "VALUE", "Claim", "Comparison", "Count", "Observation",
+           "Paired", "Quote", "Requirement", "Scores", "baseline", "budget", "claims_table", "clean_baseline",
+           "condition", "decide", "format_effect", "judge", "normalise", "observations_table", "quote_found",
+           "reports_dir", "study_wide"]

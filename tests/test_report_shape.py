@@ -97,3 +97,11 @@ def test_converted_notebooks_are_narrated_calls(report):
     assert not long, f"code cells over 25 lines (index, lines): {long}"
     text = "\n".join(code)
     assert "base.finish(" in text and "claim_row(" not in text and "Claim(" not in text
+
+
+def test_no_module_of_lib_is_over_500_lines():
+    from lib import runtime
+
+    long = {str(p.relative_to(runtime.REPO_ROOT)): n for p in sorted((runtime.REPO_ROOT / "lib").rglob("*.py"))
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500}
+    assert not long, f"split these modules (at most 500 lines each): {long}"

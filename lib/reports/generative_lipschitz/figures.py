@@ -187,7 +187,7 @@ def kid_curves(table: pd.DataFrame, *, title: str) -> plt.Figure:
         curves = part[~part["key"].str.startswith(("vae_", "real_"))]
         flat = part[part["key"].str.startswith(("vae_", "real_"))]
         colors = iter(sns.color_palette(PALETTE, len(curves["key"].unique()) + len(flat)))
-        for key, g in curves.groupby("key", sort=False):
+        for _, g in curves.groupby("key", sort=False):
             g = g.sort_values("epoch")
             ax.errorbar(g["epoch"], g["KID"], yerr=[g["KID"] - g["low"], g["high"] - g["KID"]], marker="o",
                         capsize=3, color=next(colors), label=g["generator"].iloc[0])

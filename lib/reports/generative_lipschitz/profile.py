@@ -42,7 +42,8 @@ Keys: ``mnist_data``, ``fashion_data``, ``cifar_data`` (which dataset plays each
 ``n_gen_train`` (None: all), ``n_train``, ``n_val``, ``n_test``, ``n_attack``, ``n_show``;
 VAE: ``z_dim`` (report: 10), ``vae_hidden``, ``vae_epochs``, ``vae_lr``; GANs: ``gan_k``
 (report: 4), ``gan_batch_size``, ``gan_lr``, ``gan_z_dim``, the epochs above, ``dcgan_width``;
-classifiers: ``clf_epochs``, ``cifar_clf_epochs``, ``mnist_clf_epochs``, ``clf_batch_size``, ``clf_lr``, ``dropout`` (the report: "Dropout
+classifiers: ``clf_epochs``, ``cifar_clf_epochs``, ``mnist_clf_epochs``, ``clf_batch_size``, ``clf_lr``,
+``dropout`` (the report: "Dropout
 is used", no rates); Lipschitz: ``lip_epochs``, ``lip_lr``, ``lip_scale`` (the constant logit
 scale); attacks: ``fgsm_eps`` (L-inf grid; the report gives none), ``cw_*``, ``control_c``,
 ``control_steps`` and ``control_temperature`` (the logit-scaling control), ``l2_eps`` (the adaptive sweep's
@@ -151,7 +152,8 @@ PROFILES = {
                   n_gen_train=200, n_train=400, n_val=100, n_test=100, n_attack=20, n_show=4,
                   vae_hidden=32, vae_epochs=1, gan_batch_size=32, gan_lr=5e-4, gan_z_dim=16,
                   fc_gan_epochs=2, fashion_gan_epochs=[1, 2, 3], dcgan_epochs=2, cifar_gan_epochs=1,
-                  dcgan_width=4, clf_epochs=1, mnist_clf_epochs=1, cifar_clf_epochs=None, clf_batch_size=64, clf_lr=0.05, clf_ema=None,
+                  dcgan_width=4, clf_epochs=1, mnist_clf_epochs=1, cifar_clf_epochs=None,
+                  clf_batch_size=64, clf_lr=0.05, clf_ema=None,
                   fashion_augment="none", cifar_augment="none", lip_epochs=1, lip_lr=0.05, lip_scale=3.0,
                   cw_c=0.1, cw_steps=[3, 5], cw_binary_steps=[1, 2], control_c=1.0, control_steps=10, pgd_steps=3,
                   apgd_steps=3, square_queries=10, n_samples=40, n_kid_real=80, kid_subsets=4, gan_checkpoints=3),
@@ -159,7 +161,8 @@ PROFILES = {
                   n_gen_train=10000, n_train=None, n_val=1000, n_test=2000, n_attack=100, n_show=6,
                   vae_hidden=256, vae_epochs=3, gan_batch_size=32, gan_lr=5e-4, gan_z_dim=64,
                   fc_gan_epochs=4, fashion_gan_epochs=[1, 2, 3], dcgan_epochs=4, cifar_gan_epochs=1,
-                  dcgan_width=16, clf_epochs=4, mnist_clf_epochs=1, cifar_clf_epochs=10, clf_batch_size=256, clf_lr=0.1, clf_ema=0.99,
+                  dcgan_width=16, clf_epochs=4, mnist_clf_epochs=1, cifar_clf_epochs=10,
+                  clf_batch_size=256, clf_lr=0.1, clf_ema=0.99,
                   fashion_augment="none", cifar_augment="flip_translate", lip_epochs=4, lip_lr=0.1, lip_scale=3.0,
                   cw_c=0.1, cw_steps=[30, 60], cw_binary_steps=[4, 6], cw_lr=0.05, control_c=1.0, control_steps=100,
                   l2_eps=[0.5, 1.0, 2.0], pgd_steps=10, apgd_steps=10, square_queries=50,
@@ -169,7 +172,8 @@ PROFILES = {
                   vae_hidden=400, vae_epochs=50, gan_batch_size=64, gan_lr=2e-4, gan_z_dim=100,
                   fc_gan_epochs=REPORT_FC_MNIST_EPOCHS, fashion_gan_epochs=list(REPORT_FASHION_GAN_EPOCHS),
                   dcgan_epochs=100, cifar_gan_epochs=REPORT_CIFAR_GAN_EPOCHS, dcgan_width=64,
-                  clf_epochs=30, mnist_clf_epochs=10, cifar_clf_epochs=None, clf_batch_size=128, clf_lr=0.05, clf_ema=0.999,
+                  clf_epochs=30, mnist_clf_epochs=10, cifar_clf_epochs=None,
+                  clf_batch_size=128, clf_lr=0.05, clf_ema=0.999,
                   fashion_augment="none", cifar_augment="flip_translate", lip_epochs=60, lip_lr=0.05, lip_scale=3.0,
                   cw_c=CW_PAPER["c"], cw_steps=[CW_PAPER["steps"] // 2, CW_PAPER["steps"]],
                   cw_binary_steps=[CW_PAPER["binary_search_steps"] - 3, CW_PAPER["binary_search_steps"]],

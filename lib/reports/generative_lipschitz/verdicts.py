@@ -106,7 +106,8 @@ def _gates(run: Run, role: str) -> dict[str, tuple[Requirement, ...]]:
     lad = run.ladders[role]
     rows = {kind: lad[kind].rows()[-1] for kind in ex.KINDS}
     cw = condition(f"CW converged on both {t.label} classifiers", lad.plain.converged and lad.lipschitz.converged,
-                   "CW has not converged: " + "; ".join(f"{kind}: {r['budget']} found a smaller distortion on {r['smaller than previous']} and a "
+                   "CW has not converged: " + "; ".join(
+                       f"{kind}: {r['budget']} found a smaller distortion on {r['smaller than previous']} and a "
                              f"larger one on {r['larger than previous']} images than the budget before (sign test p = "
                              f"{r['p vs previous']:.2g})" for kind, r in rows.items()))
     mine = run.checks[run.checks["model"] == f"Lipschitz, {t.dataset}"]
@@ -212,7 +213,7 @@ def _generative(run: Run) -> list[Claim]:
         out.append(_claim("gan_k4_optimal", "gan_k4_optimal", SUPERIORITY,
                           cmp((f"GAN with k = {cfg['gan_k']}", "GAN with other k"), "mnist"), None,
                           [condition("GANs trained with other k", False, f"the profile trains the GANs with k = "
-                                                                          f"{cfg['gan_k']} only (gan_k_compare is empty)")],
+                                     f"{cfg['gan_k']} only (gan_k_compare is empty)")],
                           "k = 4 discriminator steps per generator step is the best choice", table="gan_training.csv"))
     for key in others:
         k = key.removeprefix("fc_mnist_k")
@@ -403,5 +404,6 @@ def observations(run: Run) -> list[Observation]:
     out.append(Observation(ex.REPORT, "sample_quality", "III. Part 1, Generative models",
                            f"KID with its 95 % interval (features of the study's own classifier of each dataset; "
                            f"real training images, the reference, are 0 up to noise), each generator after its last "
-                           f"saved epoch: {kid}. KIDs compare within one dataset only", "sample_quality.csv", "our run"))
+                           f"saved epoch: {kid}. KIDs compare within one dataset only", "sample_quality.csv",
+                           "our run"))
     return out
