@@ -24,7 +24,8 @@ README = runtime.REPO_ROOT / "README.md"
 #: Run for real: a smoke notebook on synthetic data, seconds.
 REAL = {"make reproduce PROFILE=smoke REPORTS=library_tour PARAMS=\"eps=0,0.1,0.2 'dataset=synthetic28'\""}
 #: make targets checked with `make -n` (long, recursive, or writing to the working tree).
-DRY_MAKE = ("test", "benchmark", "paper-check", "notebooks", "data", "data-quick", "install", "lint", "clean", "clean-results")
+DRY_MAKE = ("test", "benchmark", "paper-check", "notebooks", "data", "data-quick", "install", "lint", "clean",
+            "clean-results")
 #: Known to fail today, each with the issue that fixes it (none now: issue 19 item 10, the README's
 #: PARAMS dict with quotes inside, is parsed since the runner reads PARAMS itself).
 KNOWN: dict[str, str] = {}
