@@ -14,8 +14,8 @@ A cached result is a pure function of its key: :func:`cached_result` computes it
 state of its own, seeded from the key (:func:`isolated_rng`), and hands the caller's state back
 untouched, so a cold, warm, partly warm or resumed run gives the same bits. A file that cannot
 be read back (truncated, foreign, planted, or holding non-finite weights) is named, moved
-aside and computed again (:func:`load_checkpoint`); it is never retried with
-``weights_only=False``.
+aside and computed again (:func:`load_checkpoint`); it is never retried with the unsafe
+(code-running) pickle loader.
 """
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
 
 class UnreadableFile(OSError):
     """A cached file that cannot be loaded back; the message names it and says why, in words
-    that never suggest loading it with ``weights_only=False``."""
+    that never suggest loading it with the unsafe (code-running) pickle loader."""
 
 
 def load(path: str | Path, map_location=None) -> Any:
@@ -160,7 +160,7 @@ def load(path: str | Path, map_location=None) -> Any:
 
 def _why_unreadable(err: BaseException) -> str:
     """What is wrong with a file ``torch.load`` refused, in our words: PyTorch's own message
-    for a refused pickle advises ``weights_only=False``, which would run the file's code."""
+    for a refused pickle advises turning the safe loader off, which would run the file's code."""
     text = str(err)
     if isinstance(err, pickle.UnpicklingError) or "weights only" in text.lower() or "Unsupported global" in text:
         return "it holds Python objects that no file of this study contains (refused unread, as a planted file)"

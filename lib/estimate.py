@@ -147,15 +147,6 @@ def _state_bytes(model, kind: str, optimizer: str) -> int:
     return frozen + params
 
 
-def _rss() -> tuple[int, int] | None:
-    """(resident, peak resident) bytes of this process (Linux), else None."""
-    try:
-        fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
-        return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        return None
-
-
 def _reset_peak_rss() -> bool:
     """Return freed heap memory to the system and reset this process's peak resident memory
     (Linux's ``clear_refs``); False where that cannot be done."""
@@ -166,7 +157,7 @@ def _reset_peak_rss() -> bool:
         Path("/proc/self/clear_refs").write_text("5")
     except (OSError, AttributeError):
         return False
-    return _rss() is not None
+    return runtime.process_memory() is not None
 
 
 def _cpu_peak(unit: Unit, model, kind: str, step: Callable[[], None], scale: float) -> float:
@@ -178,9 +169,9 @@ def _cpu_peak(unit: Unit, model, kind: str, step: Callable[[], None], scale: flo
     state = _state_bytes(model, kind, unit.optimizer)
     step()
     if _reset_peak_rss():
-        before = _rss()[0]
+        before = runtime.process_memory()[0]
         step()
-        return state + max(_rss()[1] - before, 0) * scale
+        return state + max(runtime.process_memory()[1] - before, 0) * scale
     return state + _activation_bytes(model, step) * scale
 
 
@@ -223,7 +214,7 @@ def startup() -> dict[str, float]:
     """A kernel's start-up: seconds for a fresh Python to import what every notebook imports,
     and its resident memory then (bytes)."""
     code = ("import lib.plots, lib.tables, lib.reports.base, lib.sweep, lib.robustness, pandas, matplotlib.pyplot\n"
-            "from lib import estimate; print(estimate._rss()[0] if estimate._rss() else 0)")
+            "from lib import runtime; print((runtime.process_memory() or (0,))[0])")
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], cwd=runtime.REPO_ROOT, check=True, capture_output=True,
                           text=True, env=dict(os.environ, PYTHONPATH=str(runtime.REPO_ROOT), MPLBACKEND="Agg"))

@@ -10,7 +10,7 @@ import signal
 import weakref
 from pathlib import Path
 
-from lib import progress
+from lib import progress, runtime
 
 
 class CellProgress:
@@ -80,10 +80,9 @@ def kernel_rss() -> int:
         process = getattr(getattr(km, "provisioner", None), "process", None)
         if process is None or process.poll() is not None:
             continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]) * 1024)
+        memory = runtime.process_memory(process.pid)
+        if memory is not None:
+            peak = max(peak, memory[1])
     return peak
 
 

@@ -32,8 +32,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from scipy import linalg
-from scipy import stats as st
 
+from lib import stats
 from lib.data import map_batches
 
 
@@ -87,11 +87,8 @@ def kid_blocks(real: np.ndarray, generated: np.ndarray, subsets: int = 10, seed:
 def summarise_blocks(values: np.ndarray, level: float = 0.95) -> dict:
     """Mean of per-block KIDs (:func:`kid_blocks`) with the t interval over the blocks:
     ``kid``, ``low``, ``high``, ``subsets``."""
-    values = np.asarray(values, dtype=float)
-    n = len(values)
-    mean, sem = float(values.mean()), float(values.std(ddof=1) / math.sqrt(n))
-    half = float(st.t.ppf(0.5 + level / 2, n - 1)) * sem
-    return dict(kid=mean, low=mean - half, high=mean + half, subsets=n)
+    t = stats.paired_t(values, level)   # the t interval of a mean over blocks, as for a paired difference
+    return dict(kid=t.difference, low=t.low, high=t.high, subsets=t.n)
 
 
 def kernel_distance(a: np.ndarray, b: np.ndarray, subsets: int = 10, level: float = 0.95,

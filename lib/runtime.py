@@ -136,6 +136,17 @@ def resolve_environment() -> dict[str, Path]:
     return used
 
 
+def process_memory(pid: int | str = "self") -> tuple[int, int] | None:
+    """(resident, peak resident) bytes of process ``pid`` (Linux's /proc, read now), None where
+    it cannot be read (another system, a process gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError, IndexError):
+        return None
+
+
 def has_gpu() -> bool:
     return torch.cuda.is_available()
 

@@ -16,15 +16,22 @@ def _loss_ce(model, x, y):
     return nn.functional.cross_entropy(model(x).float()[:, :10], y)
 
 
-def _classifier(model, policy, x, y, opt):
-    def train():
-        model.train()
+def _step(opt, policy, loss_of, module=None):
+    """One optimiser step on ``loss_of()`` computed under ``policy``'s autocast (``module`` put
+    in training mode first, where given)."""
+    def step():
+        if module is not None:
+            module.train()
         with policy.autocast():
-            loss = _loss_ce(model, policy.images(x), y)
+            loss = loss_of()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
+    return step
+
+
+def _classifier(model, policy, x, y, opt):
     def grad():
         model.eval()
         xg = policy.images(x).clone().requires_grad_(True)
@@ -37,51 +44,26 @@ def _classifier(model, policy, x, y, opt):
         with torch.no_grad(), policy.autocast():
             model(policy.images(x))
 
+    train = _step(opt, policy, lambda: _loss_ce(model, policy.images(x), y), model)
     return dict(train=train, grad=grad, forward=forward)
 
 
 def _class_vaes(model, policy, x, y, opt):
     xk = x[:, None].expand(-1, model.num_classes, *x.shape[1:]).contiguous()
-
-    def train():
-        model.train()
-        with policy.autocast():
-            loss = model.loss(xk)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return dict(train=train)
+    return dict(train=_step(opt, policy, lambda: model.loss(xk), model))
 
 
 def _cvae(pair, policy, x, y, opt):
     from lib.defenses.puvae import puvae_loss
 
     vae, clf = pair
-
-    def train():
-        vae.train()
-        with policy.autocast():
-            loss = puvae_loss(vae, x, y, classifier=clf)[0]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return dict(train=train)
+    return dict(train=_step(opt, policy, lambda: puvae_loss(vae, x, y, classifier=clf)[0], vae))
 
 
 def _vae(model, policy, x, y, opt):
     from lib.models.generative.vae import vae_terms
 
-    def train():
-        model.train()
-        with policy.autocast():
-            loss = sum(t.mean() for t in vae_terms(model, x))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return dict(train=train)
+    return dict(train=_step(opt, policy, lambda: sum(t.mean() for t in vae_terms(model, x)), model))
 
 
 def _gan(pair, policy, x, y, opt):
@@ -90,22 +72,8 @@ def _gan(pair, policy, x, y, opt):
     g, d = pair
     opt_d = torch.optim.Adam(d.parameters(), lr=1e-4)
     z = torch.randn(len(x), g.z_dim, device=x.device)
-
-    def d_step():
-        with policy.autocast():
-            loss = discriminator_loss(g, d, policy.images(x), z)[0]
-        opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_d.step()
-
-    def g_step():
-        with policy.autocast():
-            loss = generator_loss(g, d, z)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return dict(d=d_step, g=g_step)
+    return dict(d=_step(opt_d, policy, lambda: discriminator_loss(g, d, policy.images(x), z)[0]),
+                g=_step(opt, policy, lambda: generator_loss(g, d, z)))
 
 
 #: Per ``Unit.step``: ``make(model, policy, x, y, optimiser) -> {kind: step}``; the model
