@@ -54,6 +54,7 @@ class Settings:
     vae_batch_size: int
     vae_lr: float
     scheduler: str | None
+    warmup: float
     w_rec: float
     w_kl: float
     w_ce: float
@@ -192,7 +193,7 @@ def train_classifier(s: Settings, train: data_mod.ImageData, val=None, device=No
     """Classifier A or B with Table 1's batch size and epochs (Adam; the report names no
     optimiser). Returns :class:`lib.train.FitResult`."""
     cfg = train_mod.TrainConfig(epochs=s.clf_epochs, batch_size=s.clf_batch_size, optimizer="adam",
-                                lr=s.clf_lr, weight_decay=0.0, scheduler=s.scheduler, seed=s.seed)
+                                lr=s.clf_lr, weight_decay=0.0, scheduler=s.scheduler, warmup=s.warmup, seed=s.seed)
     return train_mod.fit(build_classifier(s), train, cfg, name=f"{REPORT}-clf-{s.dataset}", val=val, device=device)
 
 
@@ -203,7 +204,7 @@ def train_puvae(s: Settings, classifier: nn.Module, train: data_mod.ImageData, d
     loss_fn = functools.partial(puvae_loss, classifier=classifier, w_rec=float(s.w_rec),
                                 w_kl=float(s.w_kl), w_ce=float(s.w_ce), kl_reduction=s.kl_reduction)
     cfg = train_mod.TrainConfig(epochs=s.vae_epochs, batch_size=s.vae_batch_size, optimizer="adam",
-                                lr=s.vae_lr, weight_decay=0.0, scheduler=s.scheduler, seed=s.seed)
+                                lr=s.vae_lr, weight_decay=0.0, scheduler=s.scheduler, warmup=s.warmup, seed=s.seed)
     # val=None: fit's val_acc is model(x).argmax, which means nothing for a CVAE.
     return train_mod.fit(build_cvae(s), train, cfg, name=f"{REPORT}-cvae-{s.dataset}", loss_fn=loss_fn,
                          device=device)

@@ -9,18 +9,28 @@ layers, fewer channels and units).
 
 - smoke: synthetic 28 x 28 data and tiny networks; checks that everything runs.
 - quick: the report's MNIST and Fashion-MNIST (Tables 3 and 4 as references) on a 2-core
-  CPU, a cold run (both datasets, training included) within about 300 s. Every reduction
-  against the report (paper profile):
+  CPU with the engine (bf16 autocast + channels_last where native). Every reduction against
+  the report (paper profile), with what it costs:
 
-  - data: 30000 training images (of 59000 left after the validation split), 1000 held-out
-    validation images for the threshold (report: 5000), 200 test images (report: 10000);
-  - classifier A: 16 filters and 64 dense units (Table 6: 64 and 128), 2 epochs
-    (Table 1: 64 MNIST, 256 Fashion-MNIST), batch 64 (128), Adam 2e-3 with a cosine
-    schedule; about 99 % clean on MNIST, 87 % on Fashion-MNIST (report 99.2 %, 92.2 %);
-  - CVAE C: 4 encoder filters, 16 decoder filters, 256 dense units (Table 6: 32, 32,
-    1024), z as Table 2 (32 MNIST, 128 Fashion-MNIST), 1 epoch (Table 2: 350) at batch 16
-    (512), Adam 2e-3, cosine; its clean reconstructions are far worse than the report's
-    (mean best RMSE about 0.19 on MNIST vs 0.04), so the CVAE gate of ``verdicts.gates`` fails;
+  - data: the whole training split less 1000 held-out validation images for the threshold
+    (report: 5000), 500 test images (report: 10000);
+  - classifier A at Table 6's widths, 3 epochs on MNIST and 6 on Fashion-MNIST (Table 1: 64 and
+    256) at Table 1's batch 128, Adam 1e-3 with 5 % warm-up then cosine: 99.1 % and 90.4 % on
+    1000 test images (report 99.2 %, 92.2 %), 60 s and 134 s;
+  - CVAE C: 4 encoder filters, 16 decoder filters, 256 dense units (Table 6: 32, 32, 1024), z as
+    Table 2 (32 MNIST, 128 Fashion-MNIST), 4 epochs (Table 2: 350) at batch 64 (512), Adam 2e-3,
+    5 % warm-up then cosine, the PuVAE loss weights unchanged; about 60 s an epoch. On the
+    500 test images: PuVAE 93.4 % clean on MNIST, 80.6 % on Fashion-MNIST (report 97.2 %,
+    82.5 %), classifier A 99.2 % and 89.8 %, mean best-reconstruction RMSE 0.141 and 0.154
+    (report, MNIST: 0.04), so the RMSE gate of ``verdicts.gates`` still fails. The whole
+    notebook took 823 s cold on an idle machine (230 s with the previous recipe: 30,000
+    images, 1 epoch at batch 16, a narrowed classifier, which gave 85.5 % / 68.5 % and RMSE
+    0.206). What moved the RMSE, measured on MNIST (1000 test images, posterior mean) from that
+    recipe: the whole split and 3 epochs at batch 64: 0.206 -> 0.140; He instead of torch's
+    init changed nothing at that budget (0.141 vs 0.140); the cross-entropy weight does most
+    of the rest (w_ce 1 instead of the PuVAE paper's 10: 0.100, PuVAE 96.8 %), but the report
+    follows the paper's weights, so we keep them; drawing z at inference (the report's
+    Sampling layer) adds about 0.006;
   - eps grid of Figure 7: 6 values in [0.01, 0.3] (report: 30);
   - BIM and PGD: 10 steps (PGD: 40 in the paper profile), PGD step 0.25 eps;
   - white-box evaluation (beyond the report; the registry's reject-aware L-inf set extended by
@@ -79,6 +89,7 @@ PARAMS = {
     "vae_lr": positive("CVAE Adam learning rate"),
     "scheduler": Choice(options=("cosine", "step", "onecycle"), optional=True,
                         doc="learning-rate schedule of both networks"),
+    "warmup": Float(ge=0, lt=1, doc="share of both networks' steps with a linear learning-rate warm-up"),
     "w_rec": Float(ge=0, doc="weight of the reconstruction term"),
     "w_kl": Float(ge=0, doc="weight of the KL term"),
     "w_ce": Float(ge=0, doc="weight of the classifier cross-entropy term"),
@@ -121,7 +132,7 @@ _COMMON = dict(
     w_rec=0.01, w_kl=0.1, w_ce=10.0, kl_reduction="mean",
     # The report's network has its Sampling layer in the inference graph.
     sample_at_inference=True,
-    scheduler=None, clf_lr=1e-3, vae_lr=1e-3,
+    scheduler=None, warmup=0.0, clf_lr=1e-3, vae_lr=1e-3,
     # Transfer attacks; step sizes relative to eps (Foolbox 3's defaults: BIM 0.2 with
     # 10 steps, PGD 0.01 / 0.3 with 40 steps).
     bim_steps=10, bim_rel_step=0.2, pgd_steps=40, pgd_rel_step=0.01 / 0.3,
@@ -147,11 +158,12 @@ PROFILES = {
     ),
     "quick": dict(
         _COMMON, datasets=["mnist", "fashion_mnist"],
-        n_train=30000, n_val=1000, n_test=200,
-        clf_filters=16, clf_hidden=64, clf_epochs=2, clf_batch_size=64, clf_lr=2e-3,
+        n_train=None, n_val=1000, n_test=500,
+        clf_filters=None, clf_hidden=None, clf_epochs={"mnist": 3, "fashion_mnist": 6}, clf_batch_size=128,
+        clf_lr=1e-3,
         vae_filters=4, vae_dec_filters=16, vae_hidden=256,
-        z_dim={"mnist": 32, "fashion_mnist": 128}, vae_epochs=1, vae_batch_size=16, vae_lr=2e-3,
-        scheduler="cosine",
+        z_dim={"mnist": 32, "fashion_mnist": 128}, vae_epochs=4, vae_batch_size=64, vae_lr=2e-3,
+        scheduler="cosine", warmup=0.05,
         fpr=_TABLE_FPR, eps=0.3, eps_range=[0.01, 0.3], n_eps=6,
         pgd_steps=10, pgd_rel_step=0.25,
         adaptive_eps=[0.3], n_adaptive=100, adaptive_steps=10, adaptive_eot=2,
