@@ -110,9 +110,9 @@ plt.show()
 
 # %% [markdown]
 # The defended models further down start from these weights when `finetune` is on (the CPU
-# profiles) and train on `n_finetune` images, so each defense costs a fraction of an epoch instead
-# of a full training run. The paper profile trains every model from scratch on the whole training
-# split. A fine-tuned checkpoint's cache key carries the base checkpoint's key, so changing the
+# profiles) for an epoch or two on `n_finetune` images (None: the whole training split), instead of
+# a full training run of 30-40 epochs. The paper profile trains every model from scratch on the
+# whole training split. A fine-tuned checkpoint's cache key carries the base checkpoint's key, so changing the
 # base model also retrains the defenses.
 #
 # ## 2 Attacks: FGSM and PGD (Figures 2-5, Table 1)
