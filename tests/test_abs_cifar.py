@@ -255,6 +255,13 @@ def test_a_model_below_the_report_baseline_gates_its_claims():
     judged = {c.id: c for c in lib_verdicts.judge(verdicts.claims(run))}
     assert judged["abs_more_robust_0.1"].verdict == lib_verdicts.UNJUDGED
     assert "ABS's clean accuracy (%) 0.0 vs the report's 45.4" in judged["abs_more_robust_0.1"].why_not
+    # SimpleDLA's own numbers under attack are about SimpleDLA alone: ABS's shortfall is not their gate.
+    attacked = lambda m: [c for c in judged.values()  # noqa: E731
+                          if c.comparison.models == (m,) and c.comparison.eps is not None]
+    dla, abs_ = attacked("SimpleDLA"), attacked("ABS")
+    assert len(dla) == len(abs_) == 3
+    assert all("ABS's clean accuracy" not in c.why_not for c in dla)
+    assert all("ABS's clean accuracy (%) 0.0" in c.why_not for c in abs_)
 
 
 def test_summary_rows_and_observations_of_a_run():

@@ -13,8 +13,9 @@ Every claim is quoted from the report (``reference.QUOTES``) and judged by :mod:
 
 Gates: nothing is judged on synthetic stand-in data; the clean accuracies are judged only for
 models trained as the report did (its 25 epochs on the 50,000 training images, SimpleDLA at
-full width); every other claim only when both models are within 5 points of the report's clean
-accuracy (45.38 % and 85.46 %).
+full width); a model's own number under attack (section D) when that model is trained as the
+report (a budget gate: it blocks only "does not hold") and within 5 points of the report's clean
+accuracy; every comparison of the two only when both are within 5 points (45.38 % and 85.46 %).
 """
 from __future__ import annotations
 
@@ -64,8 +65,12 @@ def _gates(run: Run) -> dict[str, tuple[Requirement, ...]]:
                       f"the class VAEs trained {cfg['vae_epochs']} epochs (report {ref.REPORT_EPOCHS}) {on}")}
     counts = clean_counts(run)
     base = tuple(clean_baseline(m, *counts[m], ref.REPORT_CLEAN[REPORT_NAME[m]] / 100) for m in MODELS)
-    return {"data": (real,), "ABS trained": (real, trained["ABS"]), "SimpleDLA trained": (real, trained["SimpleDLA"]),
-            "baselines": (real, *base)}
+    out = {"data": (real,), "ABS trained": (real, trained["ABS"]), "SimpleDLA trained": (real, trained["SimpleDLA"]),
+           "baselines": (real, *base)}
+    # A model's own number under attack is a property of that very network: its training budget
+    # and its clean accuracy, not the other model's.
+    out.update({f"{m} attacked": (real, trained[m], b) for m, b in zip(MODELS, base)})
+    return out
 
 
 def _claim(run: Run, key: str, id_: str, kind: str, comparison: Comparison, data, gate, table: str, claim: str,
@@ -95,7 +100,7 @@ def claims(run: Run) -> list[Claim]:
             sweep = run.report_sweeps[m][attack]
             data = Count(int(sweep.robust[:, sweep.eps.index(head)].sum()), n) if head in sweep.eps else None
             out.append(_claim(run, attack, f"{REPORT_NAME[m].lower()}_{attack.lower()}_{head:g}", VALUE,
-                              Comparison((m,), attack, head, "2", images), data, gates["baselines"], TABLES[m],
+                              Comparison((m,), attack, head, "2", images), data, gates[f"{m} attacked"], TABLES[m],
                               f"{m} under {attack} at L2 eps {head:g} keeps {100 * numbers[attack]:g} %",
                               numbers[attack]))
     for e in cfg["eps"]:
