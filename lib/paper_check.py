@@ -85,7 +85,7 @@ KEEP: dict[str, set[str]] = {
         "contrastive_weight", "refs_per_class", "latent_eps", "strong_eps"},
     "puvae_detector": {
         "seed", "device", "precision", "datasets", "clf_filters", "clf_hidden", "clf_batch_size", "clf_lr",
-        "vae_filters", "vae_dec_filters", "vae_hidden", "z_dim", "vae_batch_size", "vae_lr", "scheduler",
+        "vae_filters", "vae_dec_filters", "vae_hidden", "z_dim", "vae_batch_size", "vae_lr", "scheduler", "warmup",
         "w_rec", "w_kl", "w_ce", "kl_reduction", "sample_at_inference", "fpr", "eps", "eps_range",
         "bim_rel_step", "pgd_rel_step", "st_temperature", "reject_scale", "adaptive_eps", "adaptive_restarts",
         "adaptive_rel_step", "n_show", "argmin_targets", "st_temperatures"},
