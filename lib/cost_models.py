@@ -176,6 +176,7 @@ def plan_generative_lipschitz(cfg: Mapping) -> Plan:
     from lib.defenses import lipschitz as lip
     from lib.models.classifiers.report003 import Report003CNN
     from lib.models.generative import gan, vae
+    from lib.reports.generative_lipschitz import experiment as ex
 
     work, host = [], 0
     gan_b, z = cfg["gan_batch_size"], cfg["gan_z_dim"]
@@ -217,9 +218,7 @@ def plan_generative_lipschitz(cfg: Mapping) -> Plan:
                      if lipschitz else functools.partial(Report003CNN, name, dropout=cfg["dropout"]))
             unit = _classifier(f"report 003 {'Lipschitz ' if lipschitz else ''}CNN", build, name,
                                cfg["clf_batch_size"], "adam")
-            epochs = cfg["lip_epochs"] if lipschitz else cfg["clf_epochs"]
-            if role == "cifar_data" and not lipschitz and cfg.get("cifar_clf_epochs") is not None:
-                epochs = cfg["cifar_clf_epochs"]
+            epochs = ex.classifier_epochs(cfg, name, lipschitz)
             work += [Work(unit, "train", n_tr * epochs, "train the classifiers"),
                      Work(unit, "forward", cfg["n_val"] * epochs + cfg["n_test"], "validation and clean accuracy"),
                      Work(unit, "grad", n_att * (len(cfg["fgsm_eps"]) + cw), "FGSM and CW"),

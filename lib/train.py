@@ -196,9 +196,15 @@ class WeightAverage:
     """Exponential moving average of a model's weights *and* buffers (batch-norm statistics),
     kept in a copy of the model: ``avg = d * avg + (1 - d) * current`` after every step, with
     ``d = min(decay, (1 + t) / (10 + t))`` so the first steps do not anchor it to the random
-    initialisation. Integer buffers (batch counts) are copied."""
+    initialisation. Integer buffers (batch counts) are copied. A layer whose class sets
+    ``weight_average = False`` (an average of it is not a layer of its kind, e.g. a spectrally
+    normalised one) makes the average refuse the model."""
 
     def __init__(self, model: nn.Module, decay: float):
+        refused = sorted({type(m).__name__ for m in model.modules() if getattr(m, "weight_average", True) is False})
+        if refused:
+            raise ValueError(f"no weight average (ema) for a model with {', '.join(refused)} layers: an average "
+                             f"of them is not one; train it with ema=None")
         self.decay, self.updates = decay, 0
         self.model = copy.deepcopy(model).eval()
         for p in self.model.parameters():

@@ -490,3 +490,11 @@ def test_trained_lipschitz_classifier_keeps_every_layer_near_norm_one(tmp_path, 
     spectral = layers[layers["layer"].str.startswith("Spectral")]
     assert len(spectral) == 4 and (spectral["bound"] <= 1.1).all(), spectral
     assert bound <= cfg["lip_scale"] * float(layers["bound"].iloc[0]) * 1.1 ** 4
+
+
+def test_weight_average_refuses_a_spectrally_normalised_model():
+    from lib.train import WeightAverage
+
+    with pytest.raises(ValueError, match="SpectralConv2d, SpectralLinear"):
+        WeightAverage(lip.lipschitz_cnn("synthetic28", logit_scale=3.0), 0.99)
+    WeightAverage(Report003CNN("synthetic28"), 0.99)   # the plain twin is fine

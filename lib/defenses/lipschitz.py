@@ -112,6 +112,10 @@ class SpectralConv2d(nn.Conv2d):
     function of parameters and buffers, the one :func:`network_bound` certifies.
     """
 
+    #: An average of such layers (raw weights and power-iteration vectors) is not normalised:
+    #: :class:`lib.train.WeightAverage` refuses it.
+    weight_average = False
+
     def __init__(self, cin: int, cout: int, kernel: int, input_size: Sequence[int], *, stride: int = 1,
                  padding: int = 0, n_power_iterations: int = 1):
         super().__init__(cin, cout, kernel, stride=stride, padding=padding)
@@ -144,6 +148,8 @@ class SpectralConv2d(nn.Conv2d):
 class SpectralLinear(nn.Linear):
     """A dense layer with effective weight ``W / max(1, sigma)``, ``sigma`` by power iteration
     (buffer ``u``, one step per training forward), as :class:`SpectralConv2d`."""
+
+    weight_average = False   # as SpectralConv2d
 
     def __init__(self, fin: int, fout: int, *, n_power_iterations: int = 1):
         super().__init__(fin, fout)

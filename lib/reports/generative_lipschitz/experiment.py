@@ -104,6 +104,15 @@ def freeze(model: nn.Module) -> nn.Module:
     return model.eval()
 
 
+def classifier_epochs(cfg, dataset: str, lipschitz: bool) -> int:
+    """The profile's epochs of one classifier: ``lip_epochs`` for the Lipschitz network, else
+    ``clf_epochs``, or ``cifar_clf_epochs`` (where set) for the plain one of 32 x 32 colour images."""
+    if lipschitz:
+        return cfg["lip_epochs"]
+    colour = data_mod.info(dataset).shape[0] == 3
+    return cfg["cifar_clf_epochs"] if colour and cfg.get("cifar_clf_epochs") is not None else cfg["clf_epochs"]
+
+
 def train_classifier(cfg, dataset: str, train: data_mod.ImageData, val: data_mod.ImageData, *,
                      lipschitz: bool, device=None, epochs: int | None = None) -> train_mod.FitResult:
     """The report's classifier (section IV) or its Lipschitz-constrained twin (section VI),
@@ -118,12 +127,11 @@ def train_classifier(cfg, dataset: str, train: data_mod.ImageData, val: data_mod
     ``epochs`` overrides
     ``clf_epochs`` / ``lip_epochs`` (the MNIST feature network); ``cifar_clf_epochs``, where set,
     replaces ``clf_epochs`` for the plain classifier of 32 x 32 colour images."""
-    default, lr = (cfg["lip_epochs"], cfg["lip_lr"]) if lipschitz else (cfg["clf_epochs"], cfg["clf_lr"])
+    lr = cfg["lip_lr"] if lipschitz else cfg["clf_lr"]
     colour = data_mod.info(dataset).shape[0] == 3
-    if colour and not lipschitz and cfg["cifar_clf_epochs"] is not None:
-        default = cfg["cifar_clf_epochs"]
     augment = cfg["cifar_augment"] if colour else cfg["fashion_augment"]
-    tc = train_mod.TrainConfig(epochs=epochs or default, batch_size=cfg["clf_batch_size"], optimizer="sgd", lr=lr,
+    tc = train_mod.TrainConfig(epochs=epochs or classifier_epochs(cfg, dataset, lipschitz),
+                               batch_size=cfg["clf_batch_size"], optimizer="sgd", lr=lr,
                                weight_decay=cfg["clf_weight_decay"], scheduler="linear", warmup=cfg["clf_warmup"],
                                augment=None if augment == "none" else augment,
                                ema=None if lipschitz else cfg["clf_ema"], seed=cfg["seed"])
