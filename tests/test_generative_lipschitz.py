@@ -411,7 +411,7 @@ def test_generative_claims_are_judged_on_paired_kid_blocks():
 def test_cw_and_attack_checks_gate_the_defense_claims():
     unconverged = _judged(_fake_run(converged=False))
     c = unconverged["fashion_more_noise_cw"]
-    assert c.verdict == UNJUDGED and "CW has not converged" in c.why_not and "sign test" in c.why_not
+    assert c.verdict == UNJUDGED and "CW has not converged" in c.why_not and "moved it by" in c.why_not
     assert unconverged["fashion_lipschitz_works_1"].verdict == HOLDS, "the worst case needs no CW convergence"
     weak = _judged(_fake_run(checks_pass=False))
     works = weak["fashion_lipschitz_works_1"]
@@ -425,13 +425,40 @@ def test_cw_ladder_rows_and_convergence():
     halved = torch.where(first > 0, first / 2, first)
     lad = cv.Ladder([(1, 10), (2, 20)], [first, halved])
     rows = lad.rows()
-    assert rows[1]["smaller than previous"] == 10 and rows[1]["larger than previous"] == 0   # inf / 2 is inf
+    assert rows[1]["improved images"] == 10                                                  # inf / 2 is inf
     assert rows[0]["clean-correct"] == 11 and rows[0]["broken"] == 10
-    assert rows[1]["median L2 needed"] == pytest.approx(0.5) and not lad.converged
+    assert rows[1]["median L2 needed"] == pytest.approx(0.5) and rows[1]["median change (%)"] == pytest.approx(-50)
+    assert not lad.converged
     assert cv.Ladder([(1, 10), (2, 20)], [halved, halved * 1.01]).converged
     assert not cv.Ladder([(1, 10)], [first]).converged
     med, low, high = cv.median_needed(first)
     assert med == 1.0 and low <= med <= high
+
+
+def test_cw_ladder_keeps_the_least_distortion_so_far_and_judges_the_median():
+    inf = float("inf")
+    first = torch.tensor([0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, inf])
+    # A larger budget that does worse on some images is one more restart: the least so far stands.
+    worse = torch.where(first > 0, first * 3, first)
+    lad = cv.Ladder([(1, 10), (2, 20)], [first, worse])
+    assert torch.equal(lad.best[1], first) and lad.converged
+    assert lad.rows()[1]["improved images"] == 0
+    # Many images improve, but the median moves by less than the tie tolerance: converged.
+    tail = first.clone()
+    tail[[7, 8, 9]] = 1.2
+    lad = cv.Ladder([(1, 10), (2, 20)], [first, tail])
+    assert lad.rows()[1]["improved images"] == 3 and lad.converged
+    # An attack that breaks fewer than half the images has no finite median to converge.
+    mostly_inf = torch.tensor([1.0, inf, inf])
+    assert not cv.Ladder([(1, 10), (2, 20)], [mostly_inf, mostly_inf]).converged
+
+
+def test_best_of_cw_runs_takes_each_images_least_distortion():
+    x1, x2 = torch.zeros(3, 1, 2, 2), torch.ones(3, 1, 2, 2)
+    d1, d2 = torch.tensor([0.5, float("inf"), 0.0]), torch.tensor([0.7, 0.4, 0.0])
+    adv, dist = exp.best_of([(x1, d1), (x2, d2)])
+    assert torch.equal(dist, torch.tensor([0.5, 0.4, 0.0]))
+    assert adv[0].eq(0).all() and adv[1].eq(1).all() and adv[2].eq(0).all()      # a tie goes to the earlier run
 
 
 def test_sample_epochs_and_kid_of_real_images():
