@@ -13,12 +13,15 @@ Adversarial Networks", CIFAR-10).
     on 500 test images in 341 s (report 87.75 %);
   - the defended models are *fine-tuned* from the base model (``finetune``) on the whole
     training split (``n_finetune`` None) at ``tune_lr`` 0.05 for one epoch (adversarial training,
-    noise) or two (contrastive), instead of trained from scratch for 30-40 epochs. Measured
-    for the contrastive model (eq. (5) at the report's weight 1): 1-NN on 5 references per
-    class 69.6 % on 500 test images, softmax head 80.0 %, 73 s; at weight 0.1, 68.2 % / 84.6 %;
-    fine-tuned on 5,000 images for one epoch at weight 0.1 (the previous recipe), 63.6 %; the
-    base model's own features give 62.4 %. None reaches the report's "about 80 %", so the
-    contrastive claims stay gated;
+    noise) or five (contrastive), instead of trained from scratch for 30-40 epochs. Measured
+    for the contrastive model (eq. (5) at the report's weight 1), 1-NN on 5 references per
+    class on 1,000 test images (softmax head in brackets): fine-tuned 2 epochs 69.0 % (the
+    previous recipe, its cold run), 5 epochs 74.0 % (81.7 %, 189 s), 8 epochs 73.1 % (82.3 %,
+    293 s); trained *from scratch* with the same loss and ``tune_lr`` for the base model's 8
+    epochs 70.1 % (79.6 %, 325 s), so at this budget the fine-tune is the stronger model, not a
+    shortcut that flatters it. The base model's own features give 58.9 %. The 1-NN rule
+    plateaus near 74 %, just short of the gate (the report's "about 80 %" less 5 points), so
+    the contrastive claims stay gated;
   - ``n_test`` 1,000 test images (stratified) instead of 10,000; ``n_eot`` 200 in the EOT table;
   - ``pgd_steps`` 5 (step 2.5 eps / 5) instead of 20, ``at_steps`` 3 instead of 7,
     ``eot_draws`` 4 instead of 16;
@@ -159,7 +162,7 @@ PROFILES = {
     "quick": dict(_COMMON, dataset="cifar10_jpeg", n_train=50000, n_val=1000, n_test=1000, batch_size=256,
                   lr=0.2, tune_lr=0.05, schedule="linear", warmup=0.2, ema=0.99,
                   width=32, hidden=512, dropout=[0.1, 0.3], epochs=8, augment="flip_translate", finetune=True,
-                  n_finetune=None, noise_epochs=1, at_epochs=1, contrastive_epochs=2,
+                  n_finetune=None, noise_epochs=1, at_epochs=1, contrastive_epochs=5,
                   contrastive_weight=1.0, example_eps=0.01, pgd_steps=5, at_eps=0.03, at_steps=3,
                   eot_draws=4, eot_eps=[0.01, 0.05], n_eot=200, latent_eps=[0.01, 0.05, 0.1],
                   n_latent_plot=500, strong_eps=[0.01, 0.05], n_strong=350, strong_pgd_steps=10,
