@@ -31,11 +31,6 @@ from lib import robustness
 from lib.reports.generative_lipschitz import experiment as ex
 
 
-def budgets(cfg) -> list[tuple[int, int]]:
-    """The CW budgets of the profile, smallest first (:func:`~experiment.cw_budgets`)."""
-    return ex.cw_budgets(cfg)
-
-
 def median_needed(dist: torch.Tensor, bootstrap: int = 1000, seed: int = 0) -> tuple[float, float, float]:
     """Median distortion needed over the clean-correct images (``dist`` > 0; inf where the attack
     failed) with a percentile bootstrap 95 % interval; nan when no image qualifies."""
@@ -106,8 +101,9 @@ class Ladder:
 
 
 def ladder(cfg, model, x: torch.Tensor, y: torch.Tensor) -> Ladder:
-    """CW-L2 at every budget of :func:`budgets` (the runs of :func:`~experiment.cw_runs`, cached)."""
-    return Ladder(budgets(cfg), [d for _, d in ex.cw_runs(cfg, model, x, y)])
+    """CW-L2 at every budget of :func:`~experiment.cw_budgets` (the runs of
+    :func:`~experiment.cw_runs`, cached)."""
+    return Ladder(ex.cw_budgets(cfg), [d for _, d in ex.cw_runs(cfg, model, x, y)])
 
 
 def ladders(ctx: ex.Context, tasks: Mapping[str, ex.Task]) -> dict[str, ex.Pair[Ladder]]:
