@@ -354,7 +354,8 @@ sanity
 #
 # Every number the report publishes next to ours from this run. The report's numbers are on
 # CIFAR-10 with a larger, longer-trained model; under `quick` ours are on a JPEG copy of CIFAR-10
-# with a small model trained for two epochs, and under `smoke` on synthetic data, so the
+# with a narrower model trained for far fewer epochs (the profile's docstring gives each
+# reduction), and under `smoke` on synthetic data, so the
 # *difference* column measures those changes as much as the reproduction.
 
 # %%
