@@ -317,7 +317,7 @@ cw_table
 # distortions; the claims use the least distortion over the whole ladder.
 
 # %%
-ladders = cv.ladders(ctx, tasks)
+ladders = cv.ladders(ctx, attacked)
 ladder_table = cv.cw_ladder_table(tasks, ladders)
 lib_tables.save_and_show(ladder_table, out / "cw_convergence",
                          caption="CW-L2 against its budget: median L2 distortion needed (least so far per image) "

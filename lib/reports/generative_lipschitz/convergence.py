@@ -1,9 +1,10 @@
 """Are report 003's attacks strong enough for its claims (issue 17, item 3)?
 
 - Carlini-Wagner L2 is a minimal-norm attack: its output is a distortion per image, which only
-  means something once more search buys little. :func:`ladder` runs it at increasing budgets
-  (``cw_binary_steps`` x ``cw_steps``, pairwise) on the same images, and per image keeps the
-  least distortion found so far (a larger budget is one more restart: :func:`~experiment.best_of`).
+  means something once more search buys little. The attack runs it at increasing budgets
+  (``cw_binary_steps`` x ``cw_steps``, pairwise) on the same images; :func:`ladders` lays out
+  those runs and per image keeps the least distortion found so far (a larger budget is one more
+  restart: :func:`~experiment.best_of`).
   Per budget, :class:`Ladder` shows the median distortion needed (over the images the classifier
   gets right clean, an image CW did not break counting as infinite) with a bootstrap interval,
   how many images the budget improved by more than
@@ -100,16 +101,12 @@ class Ladder:
         return bool(np.isfinite(change) and abs(change) <= ex.TIE_TOLERANCE)
 
 
-def ladder(cfg, model, x: torch.Tensor, y: torch.Tensor) -> Ladder:
-    """CW-L2 at every budget of :func:`~experiment.cw_budgets` (the runs of
-    :func:`~experiment.cw_runs`, cached)."""
-    return Ladder(ex.cw_budgets(cfg), [d for _, d in ex.cw_runs(cfg, model, x, y)])
-
-
-def ladders(ctx: ex.Context, tasks: Mapping[str, ex.Task]) -> dict[str, ex.Pair[Ladder]]:
-    """:func:`ladder` for both classifiers of each task."""
-    return {role: ex.Pair(*(ladder(ctx.cfg, t.models[k].model, t.x_attack, t.y_attack) for k in ex.KINDS))
-            for role, t in tasks.items()}
+def ladders(ctx: ex.Context, attacked: Mapping[str, ex.Pair[ex.Attacked]]) -> dict[str, ex.Pair[Ladder]]:
+    """The :class:`Ladder` of both classifiers of each task, from the CW runs the attack already
+    made (:attr:`~experiment.Attacked.cw_ladder`, one per budget of :func:`~experiment.cw_budgets`)."""
+    plan = ex.cw_budgets(ctx.cfg)
+    return {role: ex.Pair(*(Ladder(plan, list(a.cw_ladder)) for _, a in pair.items()))
+            for role, pair in attacked.items()}
 
 
 def cw_ladder_table(tasks: Mapping[str, ex.Task], ladders_: Mapping[str, ex.Pair[Ladder]]) -> pd.DataFrame:
@@ -117,7 +114,8 @@ def cw_ladder_table(tasks: Mapping[str, ex.Task], ladders_: Mapping[str, ex.Pair
     rows = []
     for role, pair in ladders_.items():
         for kind, lad in pair.items():
-            rows += [{"dataset": tasks[role].dataset, "model": kind, **r, "converged": lad.converged}
+            converged = lad.converged
+            rows += [{"dataset": tasks[role].dataset, "model": kind, **r, "converged": converged}
                      for r in lad.rows()]
     return pd.DataFrame(rows)
 

@@ -261,11 +261,13 @@ class Attacked:
     """The report's two attacks on one classifier, on the task's ``n_attack`` images: FGSM over
     the L-inf grid (``fgsm``) and CW-L2 with a binary search over c (its examples ``cw_adv`` and
     per image the L2 distortion it needed, ``cw_dist``: :func:`cw_distances`; the least over the
-    budgets of the ladder, :func:`best_of`)."""
+    budgets of the ladder, :func:`best_of`), and each budget's own distortions (``cw_ladder``, one
+    (n_attack,) tensor per budget of :func:`cw_budgets`, for the convergence ladder)."""
 
     fgsm: sweep.SweepResult
     cw_adv: torch.Tensor
     cw_dist: torch.Tensor
+    cw_ladder: tuple[torch.Tensor, ...] = ()
 
     @property
     def cw_fooled(self) -> torch.Tensor:
@@ -309,8 +311,9 @@ def best_of(runs: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor
 
 def attack_one(cfg, model: nn.Module, x: torch.Tensor, y: torch.Tensor, tag: str) -> Attacked:
     """FGSM over the grid; CW per image at the least distortion any budget of the ladder found."""
-    x_cw, dist = best_of(cw_runs(cfg, model, x, y))
-    return Attacked(fgsm_sweep(cfg, model, x, y, tag), x_cw, dist)
+    runs = cw_runs(cfg, model, x, y)
+    x_cw, dist = best_of(runs)
+    return Attacked(fgsm_sweep(cfg, model, x, y, tag), x_cw, dist, tuple(d for _, d in runs))
 
 
 def attack(ctx: Context, tasks: Mapping[str, Task]) -> dict[str, Pair[Attacked]]:

@@ -57,7 +57,7 @@ def build(cfg, device=None) -> Run:
     attacked = ex.attack(ctx, tasks)
     worst = ex.worst_cases(ctx, tasks, attacked)
     return Run(ctx=ctx, vaes=vaes, gans=gans, tasks=tasks, quality=quality, certificates=ex.certify(tasks),
-               attacked=attacked, ladders=cv.ladders(ctx, tasks), worst=worst,
+               attacked=attacked, ladders=cv.ladders(ctx, attacked), worst=worst,
                checks=cv.pgd_checks(ctx, tasks, worst), control=ex.logit_scaling_control(ctx, tasks))
 
 
