@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lib import attacks, data, models, profiles, sweep
+from lib import attacks, data, evaluate, models, profiles, sweep
 from lib import verdicts as lib_verdicts
 from lib.defenses.abs import ABS, latent_adam, reference_logits
 from lib.models.generative.abs_vae import ClassVAEs, VAETrainConfig, fit_class_vaes
@@ -153,6 +153,18 @@ def test_class_vae_checkpoint_is_reused():
     b, info_b = fit_class_vaes(ClassVAEs(latent=2, width=1), tr, cfg, name="test-abs-vaes", progress_bar=False)
     assert not info_a["from_cache"] and info_b["from_cache"] and info_a["key"] == info_b["key"]
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_abs_predictions_are_stored_and_keyed_by_inference_settings(vaes, images, tmp_path, monkeypatch):
+    monkeypatch.setenv("ADV_CHECKPOINT_DIR", str(tmp_path))
+    x = images[0]
+    model = ABS(vaes, n_prototypes=20, steps=2, seed=0).eval()
+    first = ex.predictions(model, x)
+    assert torch.equal(first, evaluate.predict(model, x)) and len(list((tmp_path / "results").glob("*.pt"))) == 1
+    assert torch.equal(ex.predictions(ABS(vaes, n_prototypes=20, steps=2, seed=0).eval(), x), first)
+    assert len(list((tmp_path / "results").glob("*.pt"))) == 1, "the same ABS: reused"
+    ex.predictions(model.variant(steps=3), x)
+    assert len(list((tmp_path / "results").glob("*.pt"))) == 2, "another inference budget: computed again"
 
 
 def test_simple_dla():

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib import attacks, data, profiles, robustness, sweep
+from lib import attacks, data, profiles, quality, robustness, sweep
 from lib import verdicts as lib_verdicts
 from lib.defenses import lipschitz as lip
 from lib.evaluate import predict
@@ -475,6 +475,25 @@ def test_sample_epochs_and_kid_of_real_images():
     noise = torch.rand(40, 1, 28, 28)
     b_real, b_noise = s.blocks(real), s.blocks(noise)
     assert b_real.shape == (4,) and b_noise.mean() > b_real.mean()
+
+
+def test_stored_features_and_frechet_distance_are_reused_and_invalidated(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADV_CHECKPOINT_DIR", str(tmp_path))
+    torch.manual_seed(0)
+    net, x = Report003CNN("synthetic28").eval(), torch.rand(1100, 1, 28, 28)
+    fresh = quality.features(net.embed, x)
+    first = sq.embed(net, x)
+    stored = sorted((tmp_path / "results").glob("*-kid-features-*.pt"))
+    assert np.array_equal(first, fresh) and len(stored) == 1
+    assert np.array_equal(sq.embed(net, x), fresh) and len(list((tmp_path / "results").glob("*-kid-features-*"))) == 1
+    with torch.no_grad():
+        next(net.parameters()).add_(0.5)
+    changed = sq.embed(net, x)
+    assert len(list((tmp_path / "results").glob("*-kid-features-*"))) == 2       # new weights: computed again
+    assert np.array_equal(changed, quality.features(net.embed, x))
+    fd = sq.frechet(first[:550], first[550:])                  # FD needs twice as many vectors as features
+    assert fd == pytest.approx(quality.frechet_distance(first[:550], first[550:], bootstrap=0)["fd"])
+    assert sq.frechet(first[:550], first[550:]) == fd and np.isnan(sq.frechet(first[:550], first[:500]))
 
 
 def test_the_gates_on_training_and_on_the_lipschitz_classifier():

@@ -322,6 +322,22 @@ def test_transfer_sweep_is_cached_by_its_arguments(nets, batch, tmp_path, monkey
     assert len(list((tmp_path / "results").glob("*.pt"))) == 3, "another seed or attack setting: another result"
 
 
+def test_detector_threshold_rmses_are_stored_and_equal_a_fresh_run(nets, batch, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("ADV_CHECKPOINT_DIR", str(tmp_path))
+    clf, vae = nets
+    s = exp.settings(profiles.resolve("puvae_detector", "smoke", {}), "synthetic28")
+    m = SimpleNamespace(vae=vae, classifier=clf, val=SimpleNamespace(x=batch[0]), test=SimpleNamespace(x=batch[0]))
+    torch.manual_seed(s.seed)
+    fresh = puvae.PuVAEPipeline(vae, clf, None).decide(batch[0]).rmse
+    first = exp.fit_detector(s, m)
+    assert torch.equal(first.val_rmse, fresh) and len(list((tmp_path / "results").glob("*.pt"))) == 1
+    again = exp.fit_detector(s, m)
+    assert torch.equal(again.val_rmse, fresh) and again.threshold == first.threshold
+    assert len(list((tmp_path / "results").glob("*.pt"))) == 1, "same CVAE and images: reused"
+
+
 # --------------------------------------------------------------------------- settings
 def test_per_dataset_settings_resolve_and_fail_fast():
     cfg = dict(profiles.resolve("puvae_detector", "paper"))

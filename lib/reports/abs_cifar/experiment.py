@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib import attacks, data, evaluate, models, robustness, runtime, stats, sweep, train
+from lib import attacks, cache, data, evaluate, models, robustness, runtime, stats, sweep, train
 from lib.defenses.abs import ABS
 from lib.models.generative.abs_vae import ClassVAEs, VAETrainConfig, fit_class_vaes
 
@@ -115,9 +115,17 @@ def fit_models(ctx: Context) -> Models:
                   abs_unrolled=abs_model.variant(mode="unrolled", chunk=64))
 
 
+def predictions(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Predicted labels (N,) of ``model`` on ``x`` (on its device), remembered across runs by the model's settings
+    and weights and the images' content (:func:`lib.cache.memo`): ABS's inference optimises
+    latents for every image, class and budget of the convergence study, which a warm re-run
+    then reads instead."""
+    return cache.memo(f"{REPORT}-predict", evaluate.predict, model, x, batch_size=250).to(x.device)
+
+
 def correct(model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-image clean correctness (N,) bool, on the CPU."""
-    return (evaluate.predict(model, x, batch_size=250) == y).cpu()
+    return (predictions(model, x) == y).cpu()
 
 
 def clean_flags(ctx: Context, models: Models) -> dict[str, torch.Tensor]:
@@ -294,11 +302,11 @@ def convergence(ctx: Context, models: Models) -> list[dict]:
     share of images whose decision agrees with the profile's own ABS."""
     cfg, vaes = ctx.cfg, models.vaes
     x, y = ctx.test.x, ctx.test.y
-    main = evaluate.predict(models.abs, x, batch_size=250)
+    main = predictions(models.abs, x)
     rows = []
     for m in cfg["convergence_prototypes"]:
         for s in cfg["convergence_steps"]:
-            pred = evaluate.predict(make_abs(ctx, vaes, n_prototypes=m, steps=s), x, batch_size=250)
+            pred = predictions(make_abs(ctx, vaes, n_prototypes=m, steps=s), x)
             rows.append({"prototypes": m, "steps": s, "correct": int((pred == y).sum()), "n": len(y),
                          "agree with main": float((pred == main).float().mean())})
     return rows

@@ -28,12 +28,38 @@ import pandas as pd
 import torch
 from torch import nn
 
+from lib import cache, quality
 from lib import data as data_mod
-from lib import quality
 from lib.evaluate import predict
 
 #: The feature network of each dataset role: the GANs' MNIST role has its own classifier.
 REAL = "real training images"
+#: Name of the stored feature passes and distances (:func:`lib.cache.memo`).
+_CACHE = "generative_lipschitz-kid"
+
+
+def _embed(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    return torch.from_numpy(quality.features(net.embed, images))
+
+
+def embed(net: nn.Module, images: torch.Tensor) -> np.ndarray:
+    """Penultimate features (N x 256, float64) of ``net`` on ``images`` (N x C x H x W in [0, 1]),
+    remembered across runs by the net's weights and the images' content: a warm re-run of the
+    notebook reads them instead of passing every saved epoch's samples through the net again."""
+    return cache.memo(f"{_CACHE}-features", _embed, net, images).numpy()
+
+
+def _frechet(real: torch.Tensor, fake: torch.Tensor) -> float:
+    return float(quality.frechet_distance(real.numpy(), fake.numpy(), bootstrap=0)["fd"])
+
+
+def frechet(real: np.ndarray, fake: np.ndarray) -> float:
+    """Frechet distance of two feature sets (no interval), remembered like :func:`embed` (its
+    matrix square root costs more than the features' pass); nan with fewer than twice as many
+    vectors as features, where the covariances are singular."""
+    if len(fake) < 2 * fake.shape[1]:
+        return float("nan")
+    return cache.memo(f"{_CACHE}-fd", _frechet, torch.from_numpy(real), torch.from_numpy(fake))
 
 
 @dataclass
@@ -55,7 +81,7 @@ class Scorer:
 
     def features(self, images: torch.Tensor) -> np.ndarray:
         device = next(self.net.parameters()).device
-        return quality.features(self.net.embed, images.to(device)) / self.scale
+        return embed(self.net, images.to(device)) / self.scale
 
     def blocks(self, images: torch.Tensor) -> np.ndarray:
         """Per-block KID (``subsets``,) of ``images`` (N x C x H x W in [0, 1]) against the real
@@ -68,7 +94,7 @@ def make_scorer(cfg, role: str, dataset: str, net: nn.Module, test: data_mod.Ima
     net = net.eval()
     x = test.x[:cfg["n_kid_real"]]
     correct = int((predict(net, test.x) == test.y).sum())
-    feats = quality.features(net.embed, x)
+    feats = embed(net, x)
     scale = float(np.sqrt((feats ** 2).mean())) or 1.0
     return Scorer(role, dataset, net, correct, len(test.y), feats / scale, scale, cfg["kid_subsets"],
                   cfg["n_samples"] // cfg["kid_subsets"], cfg["seed"])
@@ -92,10 +118,7 @@ class SampleQuality:
         s = self.scorers[role]
         feats = s.features(images)
         self.blocks.setdefault(key, {})[epoch] = quality.kid_blocks(s.real, feats, s.subsets, s.seed, s.block)
-        # FD needs full-rank covariances: more samples than twice the feature width, else nan.
-        fd = quality.frechet_distance(s.real, feats, bootstrap=0)["fd"] if len(feats) >= 2 * feats.shape[1] \
-            else float("nan")
-        self.fd.setdefault(key, {})[epoch] = fd
+        self.fd.setdefault(key, {})[epoch] = frechet(s.real, feats)
         self.role[key], self.title[key] = role, title
 
     def last_epoch(self, key: str) -> int:

@@ -19,8 +19,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from lib import cache, models, runtime
 from lib import data as data_mod
-from lib import models, runtime
 from lib import train as train_mod
 from lib.defenses.puvae import PuVAEPipeline, check_fpr, freeze, purify, puvae_loss, rejection_rate, threshold_at_fpr
 from lib.params import ConfigError
@@ -257,13 +257,21 @@ class Detector:
     pipeline: PuVAEPipeline
 
 
+def best_rmse(pipeline: PuVAEPipeline, x: torch.Tensor, *, seed: int) -> torch.Tensor:
+    """Per image of ``x`` the RMSE (N,) of its best reconstruction, on the CPU, with the CVAE's
+    draws of z seeded by ``seed``."""
+    torch.manual_seed(seed)
+    return pipeline.decide(x).rmse.cpu()
+
+
 def fit_detector(s: Settings, m: Models) -> Detector:
     """The threshold t (MagNet's rule, report 5.1): the smallest value that rejects at most
-    ``fpr`` of the clean validation images. Seeded: the CVAE samples z at inference."""
+    ``fpr`` of the clean validation images. Seeded: the CVAE samples z at inference. The
+    validation RMSEs are remembered across runs (:func:`lib.cache.memo`, by the CVAE's and the
+    classifier's weights and the images)."""
     device = m.test.x.device
     plain = PuVAEPipeline(m.vae, m.classifier, None, temperature=s.st_temperature)
-    torch.manual_seed(s.seed)
-    val_rmse = plain.decide(m.val.x.to(device)).rmse.cpu()
+    val_rmse = cache.memo(f"{REPORT}-val-rmse", best_rmse, plain, m.val.x.to(device), seed=s.seed)
     t = threshold_at_fpr(val_rmse, s.fpr)
     pipe = PuVAEPipeline(m.vae, m.classifier, t, temperature=s.st_temperature, reject_scale=s.reject_scale)
     return Detector(t, val_rmse, rejection_rate(val_rmse, t), plain, pipe)
