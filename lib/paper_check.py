@@ -82,7 +82,7 @@ KEEP: dict[str, set[str]] = {
         "seed", "device", "precision", "dataset", "width", "hidden", "dropout", "batch_size", "lr", "tune_lr",
         "schedule", "warmup", "ema", "weight_decay", "augment", "finetune", "n_finetune", "eps", "table2_eps",
         "example_eps", "n_examples", "at_eps", "noise_sigma", "eot_eps", "contrastive_alpha",
-        "contrastive_weight", "refs_per_class", "latent_eps", "strong_eps"},
+        "contrastive_weight", "refs_per_class", "reference_draws", "latent_eps", "strong_eps"},
     "puvae_detector": {
         "seed", "device", "precision", "datasets", "clf_filters", "clf_hidden", "clf_batch_size", "clf_lr",
         "vae_filters", "vae_dec_filters", "vae_hidden", "z_dim", "vae_batch_size", "vae_lr", "scheduler", "warmup",

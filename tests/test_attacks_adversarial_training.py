@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from lib import attacks, data, models, plots, profiles, runtime, train  # noqa: E402
+from lib import attacks, data, evaluate, models, plots, profiles, runtime, train  # noqa: E402
 from lib import sweep as sweep_mod  # noqa: E402
 from lib import verdicts as lib_verdicts  # noqa: E402
 from lib.defenses import contrastive  # noqa: E402
@@ -481,6 +481,31 @@ def test_observations_are_not_claims_and_summary_rows_follow_the_report():
     assert nn and all(math.isnan(r["report_robust"]) and r["report_clean"] == 0.8 for r in nn)
     note = run_mod.closing_note(run)
     assert "Verdicts" in note and "holds" in note
+
+
+def test_reference_draws_start_with_the_profiles_draw_and_feed_an_observation(tmp_path, monkeypatch):
+    import dataclasses
+
+
+    monkeypatch.setenv("ADV_CHECKPOINT_DIR", str(tmp_path))
+    cfg = dict(profiles.resolve(REPORT, "smoke"), reference_draws=3)
+    train_set, test = data.load("synthetic28", "train", n=300, seed=0), data.load("synthetic28", "test", n=200, seed=0)
+    ctx = experiment.Context(cfg, torch.device("cpu"), train_set, train_set, train_set, test)
+    model = experiment.make_model(ctx).eval()
+    encoders = {experiment.NN_PLAIN: model, experiment.NN_CONTRASTIVE: model}
+    draws = experiment.reference_draws(ctx, encoders)
+    assert list(draws["draw"]) == [1, 2, 3] * 2 and list(draws["seed"][:3]) == [cfg["seed"] + i for i in range(3)]
+    knn = contrastive.NearestReference(model, experiment.references(ctx))
+    assert draws["correct"].iloc[0] == int((evaluate.predict(knn, test.x) == test.y).sum()), "draw 1 is the profile's"
+    assert draws["correct"].iloc[:3].nunique() > 1, "each draw its own references"
+    assert experiment.reference_draws(ctx, encoders).equals(draws)
+    assert len(list((tmp_path / "results").glob("*reference-draws*"))) == 1, "one encoder, one stored result"
+    row = report_tables.reference_draw_table(draws).iloc[0]
+    acc = 100 * draws["correct"][:3] / draws["n"][:3]
+    assert row["least (%)"] == acc.min() <= row["mean (%)"] <= acc.max() == row["greatest (%)"]
+    obs = {o.id: o for o in verdicts.observations(dataclasses.replace(_fake_run(), reference_draws=draws))}
+    assert f"from {acc.min():.1f} to {acc.max():.1f} %" in obs["reference_draws"].what
+    assert "reference_draws" not in {o.id for o in verdicts.observations(_fake_run())}
 
 
 def test_report_contradictions_are_computed_from_the_transcription():

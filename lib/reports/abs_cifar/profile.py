@@ -26,9 +26,10 @@
     prototypes x steps: 30.0 / 30.7 / 28.7 %); dropping the prior term (beta 0) costs 9
     points (23.0 %). Nor does the weight of the prior term at inference alone (the quick VAEs,
     1,000 test images disjoint from the 300, i.e. a validation set: beta 0 / 0.3 / 1 / 3 / 10 /
-    30 / 100 give 27.7 / 28.0 / 28.5 / 30.2 / 28.1 / 24.5 / 22.7 %, each +-2.9). Classifying CIFAR-10 by the best class-conditional reconstruction stays
-    near 30 % here whatever the budget, so the report's 45.4 % is not a matter of training
-    longer, and the width-8 VAEs stay (their attacks cost half as much as width 32's);
+    30 / 100 give 27.7 / 28.0 / 28.5 / 30.2 / 28.1 / 24.5 / 22.7 %, each +-2.9). Classifying
+    CIFAR-10 by the best class-conditional reconstruction stays near 30 % here whatever the
+    budget, so the report's 45.4 % is not a matter of training longer, and the width-8 VAEs
+    stay (their attacks cost half as much as width 32's);
   - 300 test images (stratified; paper 10,000): a 95 % interval of about +-5.5 points at
     45 %; I-FGSM and PGD with 5 steps (paper 20);
   - Square L2 with 25 queries per image and eps (paper 5,000): a budget check for gradient

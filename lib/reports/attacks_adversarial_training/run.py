@@ -36,7 +36,9 @@ class Run:
       ``latent``: rule -> attack -> sweep; ``heads``: rule -> "FGSM" / "PGD" -> sweep of its
       encoder's softmax head; ``distances``: section 3.3's latent distances;
     - ``strong``: model -> its adaptive evaluation; ``eot_sweep``: the EOT sweep over draws;
-    - ``sanity``: the sanity checks of the report's sweeps.
+    - ``sanity``: the sanity checks of the report's sweeps;
+    - ``reference_draws``: the 1-NN rules' clean accuracy per draw of the references
+      (:func:`experiment.reference_draws`; None when not measured).
     """
 
     ctx: ex.Context
@@ -56,6 +58,7 @@ class Run:
     strong: dict[str, adaptive.Evaluation]
     eot_sweep: pd.DataFrame
     sanity: pd.DataFrame
+    reference_draws: pd.DataFrame | None = None
 
     @property
     def title(self) -> str:

@@ -144,6 +144,20 @@ def clean_table(latent: Mapping[str, Mapping[str, SweepResult]], heads: Mapping[
     return pd.DataFrame(rows)
 
 
+def reference_draw_table(draws: pd.DataFrame) -> pd.DataFrame:
+    """Per 1-NN rule (:func:`experiment.reference_draws`): its clean accuracy (%) with the
+    profile's draw of the references (with its interval over test images), and the mean,
+    least and greatest over every draw."""
+    rows = []
+    for rule, d in draws.groupby("rule", sort=False):
+        acc = 100 * d["correct"] / d["n"]
+        k, n = int(d["correct"].iloc[0]), int(d["n"].iloc[0])
+        rows.append({"encoder": ex.ENCODERS[rule], "draws": len(d),
+                     "profile's draw (%)": stats.format_interval(k / n, *stats.clopper_pearson(k, n)),
+                     "mean (%)": float(acc.mean()), "least (%)": float(acc.min()), "greatest (%)": float(acc.max())})
+    return pd.DataFrame(rows)
+
+
 def distance_table(d: ex.Distances) -> pd.DataFrame:
     """Mean latent distance to the nearest reference, the share of images an attack moved
     closer to it, and 1-NN accuracy (%), clean and per attack."""
