@@ -113,12 +113,20 @@ class NearestReference(nn.Module):
 
     def distances(self, x: torch.Tensor) -> torch.Tensor:
         """Latent distances from each image to each reference, N x R."""
-        return (sq_distances(self.encoder.embed(x), self.ref_z) + _TINY).sqrt()
+        return self.distances_of(self.encoder.embed(x))
+
+    def distances_of(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent distances (N x R) of embeddings ``z`` (N x D) to each reference."""
+        return (sq_distances(z, self.ref_z) + _TINY).sqrt()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d = self.distances(x)
-        per_class = d[:, None, :].masked_fill(~self.member[None], float("inf")).amin(2)
-        return -per_class
+        return self.logits_of(self.encoder.embed(x))
+
+    def logits_of(self, z: torch.Tensor) -> torch.Tensor:
+        """The logits (N x K) of images already embedded (``z``: N x D), so that several sets
+        of references can share one pass of the encoder."""
+        d = self.distances_of(z)
+        return -d[:, None, :].masked_fill(~self.member[None], float("inf")).amin(2)
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lib import attacks, cache, data, evaluate, models, runtime, sweep, train
+from lib import attacks, cache, data, evaluate, models, runtime, sweep, train, validate
 from lib.defenses import contrastive
 
 REPORT = "attacks_adversarial_training"  # checkpoint names start with the notebook id
@@ -175,10 +175,12 @@ def nearest_reference(refs: data.ImageData, encoders: Mapping[str, nn.Module]
 def draw_correct(encoder: nn.Module, train_set: data.ImageData, x: torch.Tensor, y: torch.Tensor, *,
                  per_class: int, seeds: Sequence[int]) -> torch.Tensor:
     """Images of ``x`` (N x C x H x W in [0, 1]) the 1-NN rule on ``encoder`` classifies right,
-    (len(seeds),) counts, one per draw of ``per_class`` references from ``train_set`` by seed."""
-    refs = [contrastive.choose_references(train_set, per_class, seed=s) for s in seeds]
-    return torch.tensor([int((evaluate.predict(contrastive.NearestReference(encoder, r), x) == y).sum())
-                         for r in refs])
+    (len(seeds),) counts, one per draw of ``per_class`` references from ``train_set`` by seed.
+    The images go through the encoder once; each draw embeds only its references."""
+    z = contrastive.embed_all(encoder, x)
+    knns = [contrastive.NearestReference(encoder, contrastive.choose_references(train_set, per_class, seed=s))
+            for s in seeds]
+    return torch.tensor([int((validate.logits(knn.logits_of(z)).argmax(1) == y).sum()) for knn in knns])
 
 
 def reference_draws(ctx: Context, encoders: Mapping[str, nn.Module]) -> pd.DataFrame:

@@ -119,7 +119,8 @@ def build(cfg, device=None) -> Run:
                adversarial=adversarial, at_sweeps=at_sweeps, noisy=noisy, noise=ex.noise_sweeps(ctx, noisy), eot=eot,
                contrastive=con, knn=knn, latent=latent, heads=heads,
                distances=ex.nearest_distances(ctx, knn[ex.NN_CONTRASTIVE], con, min(cfg["latent_eps"]), cfg["n_eot"]),
-               strong=strong, eot_sweep=adaptive.eot_table(ctx, noisy), sanity=sanity)
+               strong=strong, eot_sweep=adaptive.eot_table(ctx, noisy), sanity=sanity,
+               reference_draws=ex.reference_draws(ctx, encoders))
 
 
 def strong_evaluations(ctx: ex.Context, base: nn.Module, adversarial: dict[str, nn.Module],
