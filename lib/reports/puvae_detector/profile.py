@@ -35,7 +35,7 @@ layers, fewer channels and units).
     6's full widths train at about 130 images/s, 7.5 minutes an epoch). Training is what moves
     it: the quick recipe run for 12 epochs instead of 4 (cosine over 12, 704 s) reaches 0.103
     with the posterior mean (0.109 drawing z) and PuVAE 97.0 % on 1000 test images (report
-    97.2 %), still falling (epochs 9-12: 0.106, 0.104, 0.101, 0.101), but twice the gate's
+    97.2 %), still falling (epochs 9-12: 0.106, 0.104, 0.101, 0.101), but 1.7 times the gate's
     0.06 at three times the quick budget, so not landed. Run for 36 epochs (1776 s, partly on a
     shared CPU) it reaches 0.0815 (0.087 drawing z) and PuVAE 99.3 %: each tripling of the
     epochs multiplied the RMSE by 0.73, then 0.79, so at that rate the gate's 0.06 lies between
